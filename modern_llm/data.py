@@ -202,7 +202,7 @@ class SourceReport:
 # %% ../nbs/01_data.ipynb #c031
 def _rows_of(name: str):
     if name == 'embedded':
-        from .tasks import embedded_files
+        from modern_llm.tasks import embedded_files
         return (row for f in embedded_files() for row in local_rows(f))
     path = Path(name).expanduser()
     if path.exists(): return local_rows(path)
