@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_tokenizer.ipynb #c003
 from __future__ import annotations
-import base64, hashlib, importlib.util, json, os, time
+import base64, hashlib, importlib.util, json, os, time, weakref
 from dataclasses import dataclass
 from pathlib import Path
 from .data import DataError, Example, Turn, hub_reachable, _offline
@@ -183,19 +183,24 @@ def segments(ex: Example, tok, style: str = 'auto') -> list:
     return chat_segments(ex, tok) if resolve_style(style, tok) == 'chat_template' else classic_segments(ex, tok.eos_token_id)
 
 # %% ../nbs/03_tokenizer.ipynb #c031
-def bos_prefix(tok) -> list:
-    "`[bos_id]` when `tok` adds a BOS token by default, else `[]`."
-    bos = tok.bos_token_id
-    return [bos] if bos is not None and tok('a').input_ids[:1] == [bos] else []
+_BOS = weakref.WeakKeyDictionary()
 
-def encode_segments(segs, tok) -> tuple[list, list]:
-    "(token ids, trained flags) of `segs`; each text run is tokenized separately."
-    texts = [s.text for s in segs if not s.ids]
-    enc = iter(tok(texts, add_special_tokens=False).input_ids if texts else [])
-    ids, trained = list(bos_prefix(tok)), [False] * len(bos_prefix(tok))
-    if ids and segs and segs[0].text.startswith(tok.bos_token): ids, trained = [], []
+def bos_prefix(tok) -> list:
+    "`[bos_id]` when `tok` adds a BOS token by default, else `[]` (computed once per tokenizer)."
+    if tok not in _BOS:
+        bos = tok.bos_token_id
+        _BOS[tok] = [bos] if bos is not None and tok('a').input_ids[:1] == [bos] else []
+    return _BOS[tok]
+
+def encode_segments(segs, tok, encoded=None) -> tuple[list, list]:
+    "(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from `encoded`, an iterator of runs already tokenized in one batch."
+    if encoded is None:
+        texts = [s.text for s in segs if not s.ids]
+        encoded = iter(tok(texts, add_special_tokens=False).input_ids if texts else [])
+    bos = [] if segs and tok.bos_token and segs[0].text.startswith(tok.bos_token) else bos_prefix(tok)
+    ids, trained = list(bos), [False] * len(bos)
     for s in segs:
-        part = list(s.ids) if s.ids else next(enc)
+        part = list(s.ids) if s.ids else next(encoded)
         ids += part; trained += [s.trained] * len(part)
     return ids, trained
 
