@@ -34,9 +34,9 @@ def config_from_args(args):
 # %% ../nbs/13_cli.ipynb #c007
 def cmd_data(args) -> int:
     "Prepare and profile the data of a config; write data_report.json and token_lengths.png into the run directory."
+    cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.batching import prepare_data, data_report, format_report, plot_lengths
-    cfg = config_from_args(args)
     prep = prepare_data(cfg)
     rep = data_report(prep, cfg)
     print(format_report(rep))

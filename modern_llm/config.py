@@ -160,7 +160,8 @@ def load_config(name_or_path: str, **overrides) -> SFTConfig:
     if name_or_path in PRESETS: return preset(name_or_path, **overrides)
     path = Path(name_or_path)
     if not path.is_file():
-        raise ConfigError(f"config '{name_or_path}' is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+        raise ConfigError(f"config '{name_or_path}' is neither a preset nor an existing JSON file"
+                          f"{_closest(name_or_path, PRESETS)} Presets: {', '.join(PRESETS)}")
     try: d = json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
     if not isinstance(d, dict): raise ConfigError(f"config file {path} must hold a JSON object, got {type(d).__name__}")

@@ -126,7 +126,7 @@ def _json_rows(path: Path):
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
         try: yield json.loads(line)
-        except json.JSONDecodeError: yield SkipRow(f'invalid JSON (line {i})')
+        except json.JSONDecodeError: yield SkipRow('invalid JSON')
 
 # %% ../nbs/01_data.ipynb #c023
 def _table_rows(path: Path):

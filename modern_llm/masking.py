@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 from .data import Example, Turn, SkipRow
-from .tokenizer import segments, encode_segments, resolve_style, cache_dir, bos_prefix
+from .tokenizer import segments, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
 
 # %% auto #0
 __all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData',

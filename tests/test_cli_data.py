@@ -1,0 +1,45 @@
+"""The `modern-llm data` command as a user runs it: a real subprocess, real files, real exit codes."""
+import json, os, shutil, subprocess, sys, time
+from pathlib import Path
+import pytest
+from modern_llm.data import hub_reachable
+
+EXE = shutil.which('modern-llm') or str(Path(sys.executable).parent / 'modern-llm')
+
+def run(*args, env=None, cwd=None):
+    t0 = time.time()
+    p = subprocess.run([EXE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    return p, time.time() - t0
+
+def test_mixed_local_sources_with_bad_rows(tmp_path):
+    alpaca = tmp_path / 'alpaca.jsonl'
+    lines = [json.dumps({'instruction': f'Say {i}', 'input': '', 'output': f'{i}'}) for i in range(30)]
+    lines += [json.dumps({'instruction': 'empty', 'input': '', 'output': ''}), 'not json']
+    alpaca.write_text('\n'.join(lines) + '\n')
+    orca = tmp_path / 'orca.csv'
+    orca.write_text('system_prompt,question,response\n' + ''.join(f'Be brief.,Q{i}?,A{i}.\n' for i in range(20)))
+    p, _ = run('data', '--config', 'local-smoke', '--dataset', f'{alpaca}:20', '--dataset', str(orca),
+               '--output-dir', str(tmp_path / 'runs'), '--run-name', 'mix')
+    assert p.returncode == 0, p.stderr
+    assert 'skipped 1: empty output' in p.stdout and 'skipped 1: invalid JSON (rows 32)' in p.stdout
+    rep = json.loads((tmp_path / 'runs' / 'mix' / 'data_report.json').read_text())
+    assert [(s['format'], s['used']) for s in rep['sources']] == [('alpaca', 20), ('openorca', 20)]
+    assert rep['masking']['train']['kept'] + rep['masking']['eval']['kept'] == 40
+    assert json.loads((tmp_path / 'runs' / 'mix' / 'config.json').read_text())['sft_datasets'][0].endswith(':20')
+
+def test_user_errors_are_one_line(tmp_path):
+    bad = tmp_path / 'cols.jsonl'
+    bad.write_text(json.dumps({'prompt': 'x', 'completion': 'y'}) + '\n')
+    for args, expected in [(['--dataset', str(bad)], 'unknown layout (columns: completion, prompt)'),
+                           (['--dataset', str(tmp_path / 'missing.jsonl')], 'no such file'),
+                           (['--config', 'locl'], "did you mean 'local'"),
+                           (['--batch-size', '6', '--micro-batch-size', '4'], 'must be divisible')]:
+        p, _ = run('data', '--output-dir', str(tmp_path), *args)
+        assert p.returncode == 2 and expected in p.stderr and 'Traceback' not in p.stderr, (args, p.stderr)
+
+@pytest.mark.skipif(hub_reachable(timeout=2), reason='the hub is reachable here; this tests the offline path')
+def test_hub_name_fails_fast_offline_even_without_offline_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE')}
+    p, seconds = run('data', '--config', 'local-smoke', '--dataset', 'tatsu-lab/alpaca:100', '--output-dir', str(tmp_path), env=env)
+    assert p.returncode == 2 and "dataset 'tatsu-lab/alpaca'" in p.stderr and 'local file' in p.stderr
+    assert seconds < 20, f'took {seconds:.0f}s to fail'
