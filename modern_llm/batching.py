@@ -76,6 +76,7 @@ class BatchPlan:
     packing: bool = True
     seed: int = 42
     window: int = 64
+    curriculum: bool = False   # epoch 0 runs from short to long documents instead of in random order
 
     def epoch(self, epoch: int) -> list:
         rng = random.Random(f'{self.seed}:{epoch}')
@@ -88,10 +89,15 @@ class BatchPlan:
             w = self.window * self.micro_batch_size
             units = [i for s in range(0, len(order), w) for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
         batches = [units[s:s + self.micro_batch_size] for s in range(0, len(units), self.micro_batch_size)]
-        rng.shuffle(batches)
+        if self.curriculum and epoch == 0: batches.sort(key=self._mean_doc_length)
+        else: rng.shuffle(batches)
         return batches
 
-# %% ../nbs/05_batching.ipynb #c018
+    def _mean_doc_length(self, batch) -> float:
+        docs = [i for unit in batch for i in (unit if self.packing else [unit])]
+        return float(np.mean(self.lengths[docs]))
+
+# %% ../nbs/05_batching.ipynb #c020
 class BatchStream:
     "Endless iterator of collated micro-batches over `data`, resumable through `state_dict`."
     def __init__(self, data: TokenizedData, plan: BatchPlan, pad_id: int, pad_to_multiple_of: int = 8):
@@ -107,6 +113,10 @@ class BatchStream:
         if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch], self.pad_id, self.multiple)
         return collate([self.data.row(i) for i in batch], self.pad_id, self.multiple)
 
+    def epoch_batches(self, epoch: int = 0):
+        "Collated micro-batches of one whole epoch, e.g. for evaluation; the stream's position does not move."
+        return (self.collate(b) for b in self.plan.epoch(epoch))
+
     def __iter__(self): return self
     def __next__(self) -> dict:
         if self._batches is None: self._batches = self.plan.epoch(self.epoch_no)
@@ -115,7 +125,7 @@ class BatchStream:
         self.index += 1
         return batch
 
-# %% ../nbs/05_batching.ipynb #c024
+# %% ../nbs/05_batching.ipynb #c026
 def real_fraction(batches_lengths, multiple: int = 8) -> float:
     "Real tokens / computed tokens for batches given as lists of row lengths (each padded to its longest)."
     real = sum(sum(b) for b in batches_lengths)
@@ -134,13 +144,13 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
             'dynamic_buckets': real_fraction([[int(lengths[i]) for i in b] for b in bucket]),
             'packing': real_fraction([[int(sum(lengths[i] for i in bin_)) for bin_ in b] for b in packed])}
 
-# %% ../nbs/05_batching.ipynb #c029
+# %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
 from .data import load_examples, split_eval
 from .tokenizer import load_tokenizer
 from .masking import tokenize_cached
 
-# %% ../nbs/05_batching.ipynb #c030
+# %% ../nbs/05_batching.ipynb #c032
 @dataclass
 class PreparedData:
     "Tokenized train and eval splits of a config, with the tokenizer, prompt style and per-source reports."
@@ -153,11 +163,12 @@ class PreparedData:
     def stream(self, cfg: SFTConfig, split: str = 'train', packing: bool | None = None) -> BatchStream:
         "Resumable micro-batches of `split`; eval batches follow the same packing setting unless told otherwise."
         data = self.train if split == 'train' else self.eval
-        plan = BatchPlan(data.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.packing if packing is None else packing, cfg.seed)
+        plan = BatchPlan(data.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.packing if packing is None else packing, cfg.seed,
+                         curriculum=cfg.curriculum and split == 'train')
         return BatchStream(data, plan, self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
                            else self.tokenizer.eos_token_id, cfg.pad_to_multiple_of)
 
-# %% ../nbs/05_batching.ipynb #c031
+# %% ../nbs/05_batching.ipynb #c033
 def prepare_data(cfg: SFTConfig, tokenizer=None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`."
     tok = tokenizer or load_tokenizer(cfg.tokenizer or cfg.base_model)
@@ -170,7 +181,7 @@ def prepare_data(cfg: SFTConfig, tokenizer=None) -> PreparedData:
     train_data = tokenize(train)
     return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports)
 
-# %% ../nbs/05_batching.ipynb #c034
+# %% ../nbs/05_batching.ipynb #c036
 def _length_stats(data: TokenizedData) -> dict:
     L = data.lengths
     return dict(rows=len(data), tokens=int(L.sum()), trained_tokens=int(data.trained.sum()),
@@ -187,7 +198,7 @@ def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
             'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
 
-# %% ../nbs/05_batching.ipynb #c035
+# %% ../nbs/05_batching.ipynb #c037
 def format_report(rep: dict) -> str:
     "A readable summary of `data_report`'s dict."
     out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
@@ -203,7 +214,7 @@ def format_report(rep: dict) -> str:
     out.append('real (non-pad) share of computed tokens: ' + ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items()))
     return '\n'.join(out)
 
-# %% ../nbs/05_batching.ipynb #c038
+# %% ../nbs/05_batching.ipynb #c040
 def plot_lengths(prep: PreparedData, cfg: SFTConfig, path=None):
     "Histogram of token lengths of the training rows; saved to `path` when given."
     import matplotlib.pyplot as plt

@@ -41,12 +41,18 @@ class SFTConfig:
     warmup_steps: int = 100
     grad_clip: float = 1.0
     save_every: int = 2000
+    keep_last: int | None = None          # keep only the newest K step checkpoints (final and best are always kept)
     eval_every: int = 500
+    early_stopping_patience: int | None = None  # stop after this many evals without a new best val loss
     log_every: int = 10
-    mixed_precision: str = 'auto'         # 'auto': bf16 where the device supports it, else fp32
+    mixed_precision: str = 'auto'         # 'auto': bf16 where the device computes it natively, else fp32
+    device: str = 'auto'                  # 'auto': cuda when available, else cpu
     gradient_checkpointing: bool = False
+    curriculum: bool = False              # first epoch ordered short-to-long (easy to hard)
+    nonfinite_patience: int = 5           # stop after this many non-finite losses in a row (each is skipped)
     pretrain_mix_fraction: float = 0.0    # 0.1-0.2 of batches of plain text guards against forgetting
-    pretrain_dataset: str | None = None
+    pretrain_dataset: str | None = None   # plain text for the mix: a .txt/.jsonl file or hub dataset; None: shipped text
+    forgetting_monitor: bool = True       # track loss on general text beside the SFT val loss
     seed: int = 42
     resume_from: str | None = None
 
@@ -71,7 +77,8 @@ CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('c
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
               micro_batch_size=(1, None, True), max_seq_len=(16, None, True), pad_to_multiple_of=(1, None, True),
               weight_decay=(0, None, True), warmup_steps=(0, None, True), grad_clip=(0, None, False),
-              save_every=(1, None, True), eval_every=(1, None, True), log_every=(1, None, True),
+              save_every=(1, None, True), eval_every=(1, None, True), log_every=(1, None, True), keep_last=(1, None, True),
+              early_stopping_patience=(1, None, True), nonfinite_patience=(1, None, True),
               pretrain_mix_fraction=(0, 1, True), sft_max_steps=(1, None, True))
 
 # %% ../nbs/00_config.ipynb #c012
@@ -104,6 +111,8 @@ def validate(cfg: SFTConfig) -> SFTConfig:
         raise ConfigError(f"config key 'sft_batch_size' ({cfg.sft_batch_size}) must be divisible by "
                           f"'micro_batch_size' ({cfg.micro_batch_size}); try micro_batch_size="
                           f"{max(d for d in range(1, cfg.micro_batch_size + 1) if cfg.sft_batch_size % d == 0)}")
+    if not (cfg.device in ('auto', 'cpu', 'cuda', 'mps') or cfg.device.startswith('cuda:')):
+        raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps; got {cfg.device!r}")
     if not cfg.sft_datasets or not all(isinstance(d, str) and d.strip() for d in cfg.sft_datasets):
         raise ConfigError(f"config key 'sft_datasets' must be a non-empty list of dataset names, got {cfg.sft_datasets!r}")
     return cfg

@@ -8,9 +8,9 @@ import json, random, re
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DATA_DIR', 'LAYOUT_FILES', 'EVAL_FILE', 'task_add', 'task_subtract',
-           'task_multiply', 'task_reverse', 'task_upper', 'task_count_words', 'task_sort_words', 'task_max',
-           'task_email', 'task_year', 'task_last_first', 'task_json', 'normalise_answer', 'check_answer',
+__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DATA_DIR', 'LAYOUT_FILES', 'EVAL_FILE', 'GENERAL_TEXT_FILE', 'task_add',
+           'task_subtract', 'task_multiply', 'task_reverse', 'task_upper', 'task_count_words', 'task_sort_words',
+           'task_max', 'task_email', 'task_year', 'task_last_first', 'task_json', 'normalise_answer', 'check_answer',
            'embedded_files', 'to_layout', 'task_rows', 'eval_tasks']
 
 # %% ../nbs/02_tasks.ipynb #c006
@@ -101,16 +101,17 @@ def check_answer(prediction: str, answer: str, family: str = '') -> dict:
     return {'exact': prediction.strip() == answer.strip(),
             'normalised': normalise_answer(prediction, family) == normalise_answer(answer, family)}
 
-# %% ../nbs/02_tasks.ipynb #c020
+# %% ../nbs/02_tasks.ipynb #c022
 DATA_DIR = Path(__file__).parent / 'data' if '__file__' in globals() else Path('../modern_llm/data')
 LAYOUT_FILES = {layout: f'embedded_{layout}.jsonl' for layout in ('alpaca', 'dolly', 'openorca', 'chat')}
 EVAL_FILE = 'tasks_eval.jsonl'
+GENERAL_TEXT_FILE = 'general_text.txt'   # paragraphs separated by blank lines
 
 def embedded_files(data_dir: Path = DATA_DIR) -> list:
     "The shipped training files of the `embedded` source, one per layout."
     return [data_dir / f for f in LAYOUT_FILES.values()]
 
-# %% ../nbs/02_tasks.ipynb #c021
+# %% ../nbs/02_tasks.ipynb #c023
 def to_layout(layout: str, instruction: str, context: str, response: str, category: str = '') -> dict:
     "One single-turn row in the given layout."
     joined = f'{instruction}\n\n{context}' if context else instruction
@@ -124,7 +125,7 @@ def task_rows(n_per_family: int, seed: int) -> list:
     rng = random.Random(seed)
     return [(name, *f(rng)) for _ in range(n_per_family) for name, f in TASK_FAMILIES.items()]
 
-# %% ../nbs/02_tasks.ipynb #c026
+# %% ../nbs/02_tasks.ipynb #c028
 def eval_tasks(data_dir: Path = DATA_DIR) -> list:
     "The held-out checkable tasks: dicts with family, instruction, input and output."
     return [json.loads(l) for l in (data_dir / EVAL_FILE).read_text().splitlines()]
