@@ -19,7 +19,8 @@ from .hub import save_checkpoint, load_checkpoint, load_pretrained
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'count_trained', 'to_device', 'train_step',
            'tiny_model', 'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
-           'model_config_dict', 'checkpoint_name', 'Trainer', 'save', 'resume', 'TrainingError', 'fit', 'run_sft']
+           'model_config_dict', 'checkpoint_name', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError',
+           'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig) -> torch.device:
@@ -126,6 +127,11 @@ class RunLog:
 
     def metric(self, record: dict):
         with open(self.run_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(record) + '\n')
+
+    def rewrite_metrics(self, records: list):
+        "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
+        tmp = self.run_dir / '.metrics.jsonl.tmp'
+        tmp.write_text(''.join(json.dumps(r) + '\n' for r in records)); tmp.replace(self.run_dir / 'metrics.jsonl')
 
 # %% ../nbs/09_train.ipynb #c024
 def _in_notebook() -> bool:
@@ -271,17 +277,18 @@ Trainer._evaluate = _evaluate
 
 # %% ../nbs/09_train.ipynb #c041
 def save(self: Trainer, kind) -> Path:
-    "Write the `kind` checkpoint (a step number, 'final' or 'best') of the current state."
+    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state."
     last = next((h for h in reversed(self.history) if 'train_loss' in h), {})
-    path = save_checkpoint(checkpoint_name(self.cfg, kind), model_state=self.model.state_dict(),
-        model_config=model_config_dict(self.model), optimizer_state=self.opt.state_dict(), scheduler_state=self.sched.state_dict(),
-        config=to_dict(self.cfg), step=self.step, rng=rng_state(),
+    resume_parts = {} if kind == 'best' else dict(
+        optimizer_state=self.opt.state_dict(), scheduler_state=self.sched.state_dict(), rng=rng_state(),
         data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
-                    'text': self.text_stream.state_dict() if self.text_stream else None},
+                    'text': self.text_stream.state_dict() if self.text_stream else None})
+    path = save_checkpoint(checkpoint_name(self.cfg, kind), model_state=self.model.state_dict(),
+        model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
         tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
         metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
                  'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
-                 'bad_evals': self.monitor.bad_evals, 'history': self.history})
+                 'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
     if isinstance(kind, int) and self.cfg.keep_last:
         steps = sorted(self.cfg.run_dir.glob(f'{self.cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]))
         for old in steps[:-self.cfg.keep_last]: old.unlink()
@@ -307,10 +314,22 @@ def resume(self: Trainer, path):
     st = ck['data_state']['mix_rng']; self.mix_rng.setstate((st[0], tuple(st[1]), st[2]))
     if self.text_stream and ck['data_state']['text']: self.text_stream.load_state_dict(ck['data_state']['text'])
     set_rng_state(ck['rng'])
+    # steps logged after this checkpoint was written (before a crash) are redone: drop them from metrics.jsonl
+    self.log.rewrite_metrics(self.history)
     self.log.info(f'resumed from {path} at step {self.step}')
 Trainer.resume = resume
 
 # %% ../nbs/09_train.ipynb #c045
+def latest_checkpoint(cfg: SFTConfig) -> Path | None:
+    "The newest readable `<run_name>-sft_step{N}.pt` of `cfg`'s run, or None; stale temporary files are deleted."
+    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink()
+    steps = sorted(cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]), reverse=True)
+    for p in steps:
+        try: load_checkpoint(p); return p
+        except Exception: continue
+    return None
+
+# %% ../nbs/09_train.ipynb #c047
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
     rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
            'tokens_per_s': r['real_tokens'] / seconds, 'trained_tokens': r['trained_tokens'], 'elapsed_s': time.time() - t0}
@@ -323,7 +342,7 @@ def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
     return rec
 Trainer._log_step = _log_step
 
-# %% ../nbs/09_train.ipynb #c046
+# %% ../nbs/09_train.ipynb #c048
 def _eval_and_check(self: Trainer) -> bool:
     "Evaluate, log, keep the best checkpoint; True when early stopping says stop."
     rec = self._evaluate()
@@ -332,11 +351,11 @@ def _eval_and_check(self: Trainer) -> bool:
     if 'val_loss' not in rec: return False
     notes, improved, stop = self.monitor.on_eval(rec['val_loss'])
     for note in notes: self.log.info(f'step {self.step}: {note}')
-    if improved: self.save('best')
+    if improved and self.step > 0: self.save('best')
     return stop
 Trainer._eval_and_check = _eval_and_check
 
-# %% ../nbs/09_train.ipynb #c047
+# %% ../nbs/09_train.ipynb #c049
 class TrainingError(RuntimeError):
     "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
 
@@ -348,6 +367,7 @@ def fit(self: Trainer) -> Path:
     self.log.info(f'training {cfg.run_name}: {cfg.max_steps} steps of {cfg.sft_batch_size} rows ({cfg.grad_accum_steps} micro-batches '
                   f'of {cfg.micro_batch_size}), {len(self.data.train)} train rows, device {self.device}, '
                   f"{'bf16 autocast' if self.amp else 'fp32'}, packing {cfg.packing}")
+    if self.step == 0: self._eval_and_check()   # the starting point: the base model's val loss
     bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
     while self.step < cfg.max_steps:
         t = time.perf_counter()
@@ -370,7 +390,7 @@ def fit(self: Trainer) -> Path:
     return self._finish(t0)
 Trainer.fit = fit
 
-# %% ../nbs/09_train.ipynb #c048
+# %% ../nbs/09_train.ipynb #c050
 def _finish(self: Trainer, t0: float) -> Path:
     if not any(h['step'] == self.step and 'val_loss' in h for h in self.history): self._eval_and_check()
     path = self.save('final')
