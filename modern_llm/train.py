@@ -255,11 +255,11 @@ def _setup_text(self: Trainer, tok):
 
 def _can_pack(self: Trainer) -> bool: return getattr(self.model, 'isolates_documents', True)
 
-def _next_micro_batches(self: Trainer) -> list:
-    "This step's micro-batches: SFT batches, each replaced by a plain-text batch with probability pretrain_mix_fraction."
-    mix = self.text_stream is not None
-    return [next(self.text_stream) if mix and self.mix_rng.random() < self.cfg.pretrain_mix_fraction else next(self.stream)
-            for _ in range(self.cfg.grad_accum_steps)]
+def _next_micro_batches(self: Trainer) -> tuple:
+    "(micro-batches, how many are plain text): each SFT batch is replaced by a text batch with probability pretrain_mix_fraction."
+    picks = [self.text_stream is not None and self.mix_rng.random() < self.cfg.pretrain_mix_fraction
+             for _ in range(self.cfg.grad_accum_steps)]
+    return [next(self.text_stream) if text else next(self.stream) for text in picks], sum(picks)
 
 Trainer._setup_text, Trainer._can_pack, Trainer._next_micro_batches = _setup_text, _can_pack, _next_micro_batches
 
@@ -332,7 +332,8 @@ def latest_checkpoint(cfg: SFTConfig) -> Path | None:
 # %% ../nbs/09_train.ipynb #c047
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
     rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
-           'tokens_per_s': r['real_tokens'] / seconds, 'trained_tokens': r['trained_tokens'], 'elapsed_s': time.time() - t0}
+           'tokens_per_s': r['real_tokens'] / seconds, 'trained_tokens': r['trained_tokens'], 'text_batches': r['text_batches'],
+           'elapsed_s': time.time() - t0}
     self.history.append(rec); self.log.metric(rec)
     for note in self.monitor.on_train(self.step, r['loss']): self.log.info(f'step {self.step}: {note}')
     if self.step % self.cfg.log_every == 0 or self.step == self.cfg.max_steps:
@@ -371,7 +372,8 @@ def fit(self: Trainer) -> Path:
     bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
     while self.step < cfg.max_steps:
         t = time.perf_counter()
-        r = train_step(self.model, self._next_micro_batches(), self.opt, self.sched, self.device, self.amp, cfg.grad_clip)
+        batches, n_text = self._next_micro_batches()
+        r = {**train_step(self.model, batches, self.opt, self.sched, self.device, self.amp, cfg.grad_clip), 'text_batches': n_text}
         if r['skipped']:
             self.monitor.nonfinite += 1
             self.log.info(f"step {self.step + 1}: non-finite loss or gradient ({r['loss']}), step skipped ({self.monitor.nonfinite} in a row)")
