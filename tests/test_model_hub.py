@@ -1,0 +1,114 @@
+"""Integration tests of the native model against transformers on the real SmolLM2-135M weights, and of load errors.
+
+The reference model is transformers' own `LlamaForCausalLM`, filled by transformers' own GGUF reader, so that our
+GGUF conversion (dequantisation, Q/K un-permutation, names) is checked independently and not just compared with itself.
+"""
+import os
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
+
+import gguf, pytest, torch
+from modern_llm.generate import generate, left_pad, prompt_ids
+from modern_llm.hub import (CheckpointError, ModelLoadError, export_hf, load_checkpoint, load_model, load_pretrained,
+                            save_model)
+from modern_llm.model import ModelConfig, ModernDecoderLM
+from modern_llm.tokenizer import smollm2_gguf_path
+
+PROMPTS = ['What is the capital of France?', 'Write a haiku about the sea.',
+           'Explain in one sentence why the sky is blue.', 'List three prime numbers.']
+
+
+@pytest.fixture(scope='module')
+def smol():
+    return load_pretrained('smollm2-135m')
+
+
+@pytest.fixture(scope='module')
+def reference():
+    "transformers' LlamaForCausalLM with weights read by transformers' GGUF loader (about 30 s)."
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+    path = str(smollm2_gguf_path())
+    cfg = {k: v for k, v in load_gguf_checkpoint(path)['config'].items() if k != 'model_type'}
+    ref = LlamaForCausalLM(LlamaConfig(**cfg, attn_implementation='sdpa'))
+    state = load_gguf_checkpoint(path, return_tensors=True, model_to_load=ref)['tensors']
+    ref.load_state_dict(state, strict=False)  # the tied head is not a separate tensor in the file
+    ref.tie_weights()
+    return ref.eval()
+
+
+@pytest.fixture(scope='module')
+def batch(smol):
+    "The prompts rendered in the model's chat template, right-padded as training batches are."
+    rows = [prompt_ids(p, smol.tokenizer, smol.prompt_style) for p in PROMPTS]
+    T = max(map(len, rows))
+    ids = torch.tensor([r + [smol.tokenizer.pad_token_id] * (T - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (T - len(r)) for r in rows])
+    return ids, mask
+
+
+@torch.no_grad()
+def test_logits_match_transformers(smol, reference, batch):
+    ids, mask = batch
+    ours = smol.model(ids, attention_mask=mask).logits
+    theirs = reference(input_ids=ids, attention_mask=mask).logits
+    delta = (ours - theirs)[mask.bool()].abs().max().item()
+    print(f'max |Δlogits| over {int(mask.sum())} real tokens: {delta:.2e}')
+    assert delta <= 1e-4
+
+
+def test_greedy_generation_matches_transformers(smol, reference, batch):
+    rows = [r[m.bool()].tolist() for r, m in zip(*batch)]
+    ours = generate(smol, rows, max_new_tokens=32)
+    ids, mask = left_pad(rows, smol.tokenizer.pad_token_id)
+    out = reference.generate(input_ids=ids, attention_mask=mask, max_new_tokens=32, do_sample=False,
+                             eos_token_id=smol.tokenizer.eos_token_id, pad_token_id=smol.tokenizer.pad_token_id)
+    for mine, theirs in zip(ours, out[:, ids.shape[1]:].tolist()):
+        eos = smol.tokenizer.eos_token_id
+        theirs = theirs[:theirs.index(eos)] if eos in theirs else theirs
+        assert mine.ids == theirs, (smol.tokenizer.decode(mine.ids), smol.tokenizer.decode(theirs))
+    assert 'Paris' in ours[0].text
+
+
+@torch.no_grad()
+def test_export_reloads_in_transformers(smol, batch, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    out = export_hf(smol.model, tmp_path / 'hf', smol.tokenizer, smol.prompt_style)
+    hf = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    ids, mask = batch
+    real = mask.bool()
+    assert (hf(input_ids=ids, attention_mask=mask).logits - smol.model(ids, attention_mask=mask).logits)[real].abs().max() <= 1e-5
+    tok = AutoTokenizer.from_pretrained(out)
+    msgs = [{'role': 'user', 'content': PROMPTS[0]}]
+    assert tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) == \
+        smol.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    assert hf.generation_config.eos_token_id == smol.tokenizer.eos_token_id
+
+
+@torch.no_grad()
+def test_native_checkpoint_roundtrip(smol, batch, tmp_path):
+    path = save_model(smol.model, tmp_path / 'base.pt', tokenizer={'name': 'smollm2-135m', 'prompt_style': 'classic'})
+    ck = torch.load(path, weights_only=True)
+    assert set(ck) >= {'format_version', 'model_state', 'model_config', 'tokenizer'}
+    back = load_pretrained(path)
+    assert back.prompt_style == 'classic'   # the style recorded in the checkpoint, not the tokenizer's default
+    ids, mask = batch
+    assert torch.equal(back.model(ids, attention_mask=mask).logits, smol.model(ids, attention_mask=mask).logits)
+
+
+def test_load_errors_are_clear(smol, tmp_path):
+    with pytest.raises(FileNotFoundError, match="model '.*missing.gguf' does not exist"):
+        load_model(tmp_path / 'missing.gguf')
+    tiny = ModernDecoderLM(ModelConfig(vocab_size=64, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, d_ff=64))
+    good = save_model(tiny, tmp_path / 'good.pt')
+    (tmp_path / 'cut.pt').write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match='cut.pt: cannot be read; the file is truncated or corrupt'):
+        load_model(tmp_path / 'cut.pt')
+    w = gguf.GGUFWriter(str(tmp_path / 'bert.gguf'), 'bert')
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    with pytest.raises(ModelLoadError, match="bert.gguf: GGUF architecture 'bert' is not supported"):
+        load_model(tmp_path / 'bert.gguf')
+    with pytest.raises(ModelLoadError, match="'HuggingFaceTB/not-a-cached-model' is not a local path, offline mode is on"):
+        load_model('HuggingFaceTB/not-a-cached-model')
+    with pytest.raises(ModelLoadError, match='the tokenizer has 50257 tokens but the model only 49152 embeddings'):
+        load_pretrained('smollm2-135m', tokenizer='gpt2-bpe')
