@@ -4,23 +4,22 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import json, math, os, random, time
-from dataclasses import asdict
+import dataclasses, json, math, os, random, time
 from pathlib import Path
 import numpy as np
 import torch
-from .config import SFTConfig, to_dict, save_config
+from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig
-from .hub import save_checkpoint, load_checkpoint, load_pretrained
+from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'count_trained', 'to_device', 'train_step',
-           'tiny_model', 'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
-           'model_config_dict', 'checkpoint_name', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError',
-           'fit', 'run_sft']
+           'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state',
+           'set_rng_state', 'checkpoint_name', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError', 'fit',
+           'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig) -> torch.device:
@@ -73,6 +72,12 @@ def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
     torch.manual_seed(seed)
     return ModernDecoderLM(ModelConfig(**{**dict(vocab_size=vocab_size, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
                                                  d_ff=128, max_seq_len=1024), **kw}))
+
+def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pretrained:
+    "A `tiny_model` with a real tokenizer and its prompt style, ready for `run_sft`."
+    from modern_llm.tokenizer import load_tokenizer, resolve_style
+    tok = load_tokenizer(tokenizer_name)
+    return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
 
 # %% ../nbs/09_train.ipynb #c015
 @torch.no_grad()
@@ -213,11 +218,6 @@ def set_rng_state(s: dict):
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/09_train.ipynb #c033
-def model_config_dict(model) -> dict:
-    "The config of `model` as a plain dict."
-    if isinstance(model, ModernDecoderLM): return asdict(model.config)
-    return {'hf_config': json.loads(model.config.to_json_string())}
-
 def checkpoint_name(cfg: SFTConfig, kind) -> Path:
     "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind`, else `<run_name>-sft_{kind}.pt` (final, best)."
     return cfg.run_dir / (f'{cfg.run_name}-sft_step{kind}.pt' if isinstance(kind, int) else f'{cfg.run_name}-sft_{kind}.pt')
@@ -225,22 +225,19 @@ def checkpoint_name(cfg: SFTConfig, kind) -> Path:
 # %% ../nbs/09_train.ipynb #c035
 class Trainer:
     "One SFT run: model, data, optimizer, schedule, streams, logs and checkpoints."
-    def __init__(self, cfg: SFTConfig, model=None, tokenizer=None, prompt_style: str | None = None, quiet: bool = False):
+    def __init__(self, cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False):
         self.cfg, self.device = cfg, pick_device(cfg)
         self.log = RunLog(cfg.run_dir, quiet)
-        if model is None:
-            pre = load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
-            model, tokenizer, prompt_style, self.tokenizer_name = pre.model, pre.tokenizer, pre.prompt_style, pre.tokenizer_name
-        else: self.tokenizer_name = cfg.tokenizer or cfg.base_model
-        self.model, self.tok = model.to(self.device).train(), tokenizer
+        pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
+        self.model, self.tok, self.tokenizer_name = pre.model.to(self.device).train(), pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
-        style_cfg = cfg if prompt_style is None else SFTConfig(**{**to_dict(cfg), 'prompt_style': prompt_style})
-        self.data = prepare_data(style_cfg, tokenizer)
+        # the data is rendered in the model's own prompt style, which inference will use too
+        self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer)
         self.amp = autocast_dtype(cfg, self.device)
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)
         self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
-        self._setup_text(tokenizer)
+        self._setup_text(pre.tokenizer)
 
 # %% ../nbs/09_train.ipynb #c037
 def _setup_text(self: Trainer, tok):
@@ -303,7 +300,7 @@ def resume(self: Trainer, path):
     ck = load_checkpoint(path)
     then = ck['config']
     diff = [k for k in RESUME_KEYS if then.get(k) != json.loads(json.dumps(getattr(self.cfg, k)))]
-    if diff: raise ValueError(f"{path}: cannot resume with a different {', '.join(diff)} ("
+    if diff: raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
                               + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff) + ')')
     self.model.load_state_dict(ck['model_state'])
     self.opt.load_state_dict(ck['optimizer_state']); self.sched.load_state_dict(ck['scheduler_state'])
@@ -401,8 +398,8 @@ def _finish(self: Trainer, t0: float) -> Path:
     return path
 Trainer._finish = _finish
 
-def run_sft(cfg: SFTConfig, model=None, tokenizer=None, quiet: bool = False) -> Path:
+def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
     "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set); return the path of `<run_name>-sft_final.pt`."
-    trainer = Trainer(cfg, model, tokenizer, quiet=quiet)
+    trainer = Trainer(cfg, pretrained, quiet=quiet)
     if cfg.resume_from: trainer.resume(cfg.resume_from)
     return trainer.fit()

@@ -4,19 +4,16 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 from modern_llm.config import preset
 from modern_llm.hub import load_checkpoint
-from modern_llm.train import latest_checkpoint, run_sft, tiny_model, checkpoint_name
-from modern_llm.tokenizer import load_tokenizer
+from modern_llm.train import latest_checkpoint, run_sft, tiny_pretrained, checkpoint_name
 
 STEPS = 24
 SCRIPT = """
 import sys
 from modern_llm.config import preset
-from modern_llm.train import run_sft, tiny_model
-from modern_llm.tokenizer import load_tokenizer
-tok = load_tokenizer('smollm2-135m')
+from modern_llm.train import run_sft, tiny_pretrained
 cfg = preset('local-smoke', output_dir=sys.argv[1], run_name=sys.argv[2], sft_max_steps={steps}, save_every=2, eval_every=6,
              log_every=1, mixed_precision='fp32', warmup_steps=2, sft_lr=1e-3, resume_from=sys.argv[3] or None)
-run_sft(cfg, tiny_model(len(tok)), tok, quiet=True)
+run_sft(cfg, tiny_pretrained(), quiet=True)
 """.format(steps=STEPS)
 
 def config(out, name, resume=None):
@@ -30,9 +27,8 @@ def losses(run_dir):
     return {r['step']: r['train_loss'] for r in recs if 'train_loss' in r}
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-    tok = load_tokenizer('smollm2-135m')
     ref = config(tmp_path, 'ref')
-    run_sft(ref, tiny_model(len(tok)), tok, quiet=True)
+    run_sft(ref, tiny_pretrained(), quiet=True)
 
     killed = config(tmp_path, 'killed')
     proc = subprocess.Popen([sys.executable, '-c', SCRIPT, str(tmp_path), 'killed', ''])
