@@ -13,7 +13,7 @@ from .masking import IGNORE, TokenizedData
 
 # %% auto #0
 __all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report',
-           'PreparedData', 'prepare_data', 'data_report', 'format_report', 'plot_lengths']
+           'PreparedData', 'tokenizer_name', 'prepare_data', 'data_report', 'format_report', 'plot_lengths']
 
 # %% ../nbs/05_batching.ipynb #c006
 def _round_up(n: int, multiple: int) -> int: return -(-n // multiple) * multiple
@@ -159,6 +159,7 @@ class PreparedData:
     tokenizer: object
     style: str
     sources: list
+    tokenizer_name: str = ''
 
     def stream(self, cfg: SFTConfig, split: str = 'train', packing: bool | None = None) -> BatchStream:
         "Resumable micro-batches of `split`; eval batches follow the same packing setting unless told otherwise."
@@ -168,10 +169,19 @@ class PreparedData:
         return BatchStream(data, plan, self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
                            else self.tokenizer.eos_token_id, cfg.pad_to_multiple_of)
 
-# %% ../nbs/05_batching.ipynb #c033
-def prepare_data(cfg: SFTConfig, tokenizer=None) -> PreparedData:
-    "Load, split, tokenize and mask the data of `cfg`."
-    tok = tokenizer or load_tokenizer(cfg.tokenizer or cfg.base_model)
+# %% ../nbs/05_batching.ipynb #c034
+def tokenizer_name(cfg: SFTConfig) -> str:
+    "The tokenizer `cfg` implies: `cfg.tokenizer`, the one a `.pt` base checkpoint records, or the base model itself."
+    if cfg.tokenizer: return cfg.tokenizer
+    if str(cfg.base_model).endswith('.pt'):
+        from modern_llm.hub import load_checkpoint
+        return (load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name') or cfg.base_model
+    return cfg.base_model
+
+def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
+    "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
+    name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
+    tok = tokenizer or load_tokenizer(name)
     examples, reports = load_examples(cfg.sft_datasets, cfg.seed)
     if cfg.eval_dataset:
         train, (held, eval_reports) = examples, load_examples([cfg.eval_dataset], cfg.seed)
@@ -179,9 +189,9 @@ def prepare_data(cfg: SFTConfig, tokenizer=None) -> PreparedData:
     else: train, held = split_eval(examples, cfg.eval_fraction, cfg.seed)
     tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
     train_data = tokenize(train)
-    return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports)
+    return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports, name)
 
-# %% ../nbs/05_batching.ipynb #c036
+# %% ../nbs/05_batching.ipynb #c037
 def _length_stats(data: TokenizedData) -> dict:
     L = data.lengths
     return dict(rows=len(data), tokens=int(L.sum()), trained_tokens=int(data.trained.sum()),
@@ -191,14 +201,14 @@ def _length_stats(data: TokenizedData) -> dict:
 def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
     "Sources, skips, truncations, length statistics and padding efficiency of prepared data."
     splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
-    return {'tokenizer': cfg.tokenizer or cfg.base_model, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
+    return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
             'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested,
                              skipped=dict(r.skipped), skipped_rows=r.skipped_rows) for r in prep.sources],
             'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated')} for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
             'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
 
-# %% ../nbs/05_batching.ipynb #c037
+# %% ../nbs/05_batching.ipynb #c038
 def format_report(rep: dict) -> str:
     "A readable summary of `data_report`'s dict."
     out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
@@ -214,7 +224,7 @@ def format_report(rep: dict) -> str:
     out.append('real (non-pad) share of computed tokens: ' + ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items()))
     return '\n'.join(out)
 
-# %% ../nbs/05_batching.ipynb #c040
+# %% ../nbs/05_batching.ipynb #c041
 def plot_lengths(prep: PreparedData, cfg: SFTConfig, path=None):
     "Histogram of token lengths of the training rows; saved to `path` when given."
     import matplotlib.pyplot as plt

@@ -232,7 +232,7 @@ class Trainer:
         self.model, self.tok, self.tokenizer_name = pre.model.to(self.device).train(), pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
         # the data is rendered in the model's own prompt style, which inference will use too
-        self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer)
+        self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
         self.amp = autocast_dtype(cfg, self.device)
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)

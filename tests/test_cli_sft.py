@@ -28,6 +28,8 @@ def test_pipeline_generate_eval_export(tiny_base, tmp_path):
     again = cli('pipeline', '--stage', 'sft', *common)
     assert 'exists, skipped' in again.stderr and again.stdout.strip() == str(final)
 
+    d = cli('data', '--config', 'local-smoke', '--base', str(final), '--output-dir', str(tmp_path), '--run-name', 'data')
+    assert 'tokenizer smollm2-135m' in d.stdout   # the tokenizer recorded in the checkpoint
     g = cli('generate', '--model', str(final), '--prompt', 'Say hi.', '--max-new-tokens', '5')
     assert g.stderr.strip().endswith('tokens]')
     e = cli('eval', '--model', str(final), '--base-model', str(tiny_base), '--limit', '1')
