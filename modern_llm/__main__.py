@@ -9,5 +9,6 @@ __all__ = []
 import sys
 from .cli import main
 
-# %% ../nbs/14_main.ipynb #c003
+# %% ../nbs/14_main.ipynb #c004
+#| eval: false
 if __name__ == '__main__': sys.exit(main())
