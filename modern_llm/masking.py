@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_masking.ipynb #c003
 from __future__ import annotations
-import hashlib, json, time
+import hashlib, json, os, time
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -154,7 +154,7 @@ def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='c
         return TokenizedData(z['tokens'], z['trained'], z['offsets'], meta['sources'], {**meta['report'], 'cached': True})
     data = tokenize_examples(examples, tok, style, max_seq_len, truncation)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp.npz')
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')   # per process: parallel runs may tokenize the same data
     np.savez(tmp, tokens=data.tokens, trained=data.trained, offsets=data.offsets,
              meta=json.dumps({'sources': data.sources, 'report': data.report}))
     tmp.replace(path)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_tokenizer.ipynb #c003
 from __future__ import annotations
-import base64, hashlib, importlib.util, json, os, time, weakref
+import base64, hashlib, importlib.util, json, os, shutil, tempfile, time, weakref
 from dataclasses import dataclass
 from pathlib import Path
 from .data import DataError, Example, Turn, hub_reachable, _offline
@@ -91,8 +91,12 @@ def _cached(name: str, build):
     d = cache_dir() / 'tokenizers' / name
     if not (d / 'tokenizer_config.json').exists():
         print(f'converting tokenizer {name} once into {d} ...', flush=True)
-        build().save_pretrained(str(d) + '.tmp')
-        os.replace(str(d) + '.tmp', d)
+        # a private temporary folder, renamed into place: two processes converting at once cannot mix their files
+        d.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f'.{name}.'))
+        build().save_pretrained(tmp)
+        try: os.rename(tmp, d)
+        except OSError: shutil.rmtree(tmp)   # another process got there first; its copy is identical
     return AutoTokenizer.from_pretrained(d)
 
 # %% ../nbs/03_tokenizer.ipynb #c016
