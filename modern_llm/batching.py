@@ -13,7 +13,8 @@ from .masking import IGNORE, TokenizedData
 
 # %% auto #0
 __all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report',
-           'PreparedData', 'tokenizer_name', 'prepare_data', 'data_report', 'format_report', 'plot_lengths']
+           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'data_report', 'format_report',
+           'plot_lengths']
 
 # %% ../nbs/05_batching.ipynb #c006
 def _round_up(n: int, multiple: int) -> int: return -(-n // multiple) * multiple
@@ -178,15 +179,18 @@ def tokenizer_name(cfg: SFTConfig) -> str:
         return (load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name') or cfg.base_model
     return cfg.base_model
 
+def config_examples(cfg: SFTConfig) -> tuple:
+    "(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out fraction as eval."
+    examples, reports = load_examples(cfg.sft_datasets, cfg.seed)
+    if not cfg.eval_dataset: return *split_eval(examples, cfg.eval_fraction, cfg.seed), reports
+    held, eval_reports = load_examples([cfg.eval_dataset], cfg.seed)
+    return examples, held, reports + eval_reports
+
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
     name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
     tok = tokenizer or load_tokenizer(name)
-    examples, reports = load_examples(cfg.sft_datasets, cfg.seed)
-    if cfg.eval_dataset:
-        train, (held, eval_reports) = examples, load_examples([cfg.eval_dataset], cfg.seed)
-        reports += eval_reports
-    else: train, held = split_eval(examples, cfg.eval_fraction, cfg.seed)
+    train, held, reports = config_examples(cfg)
     tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
     train_data = tokenize(train)
     return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports, name)

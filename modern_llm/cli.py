@@ -92,9 +92,8 @@ def cmd_eval(args) -> int:
     models = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
     heldout = None
     if args.config:
-        from modern_llm.data import load_examples, split_eval
-        cfg = load_config(args.config)
-        heldout = split_eval(load_examples(cfg.sft_datasets, cfg.seed)[0], cfg.eval_fraction, cfg.seed)[1]
+        from modern_llm.batching import config_examples
+        heldout = config_examples(load_config(args.config))[1]
     # a checkpoint's evaluation lands in its run directory, beside its training logs
     out = Path(args.out) if args.out else Path(args.model).parent if Path(args.model).suffix == '.pt' else Path('eval')
     rep = evaluate_models(models, out, heldout=heldout, limit=args.limit)

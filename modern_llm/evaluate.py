@@ -13,7 +13,7 @@ from .data import Example, Turn
 from .tasks import eval_tasks, check_answer
 from .hub import Pretrained, load_pretrained
 from .generate import generate
-from .masking import TokenizedData, tokenize_examples
+from .masking import tokenize_examples
 from .batching import BatchPlan, BatchStream
 from .train import evaluate_loss
 
@@ -79,15 +79,11 @@ def loss_by_source(pre: Pretrained, examples, max_seq_len: int = 1024, batch_siz
     out = {}
     for source in sorted(set(data.sources)):
         rows = [i for i, s in enumerate(data.sources) if s == source]
-        sub = TokenizedData(*_select(data, rows), [source] * len(rows))
+        sub = data.subset(rows)
         stream = BatchStream(sub, BatchPlan(sub.lengths, batch_size, max_seq_len, packing=False), pad)
         loss = evaluate_loss(pre.model, stream.epoch_batches(), device)
         out[source] = {'loss': loss, 'ppl': math.exp(min(loss, 50)), 'rows': len(rows), 'tokens': int(sub.trained.sum())}
     return out
-
-def _select(data: TokenizedData, rows: list) -> tuple:
-    from modern_llm.masking import _assemble
-    return _assemble([tuple(x.tolist() for x in data.row(i)) for i in rows])
 
 # %% ../nbs/12_evaluate.ipynb #c014
 def evaluate_model(pre: Pretrained, heldout=None, limit: int | None = None, max_seq_len: int = 1024, max_new_tokens: int = 48) -> dict:

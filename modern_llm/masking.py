@@ -85,15 +85,20 @@ class TokenizedData:
         s = slice(self.offsets[i], self.offsets[i + 1])
         return self.tokens[s], self.trained[s]
 
-# %% ../nbs/04_masking.ipynb #c018
-def _assemble(rows) -> tuple:
-    lens = np.array([len(ids) for ids, _ in rows], np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lens)])
-    tokens = np.fromiter((t for ids, _ in rows for t in ids), np.int32, count=int(offsets[-1]))
-    trained = np.fromiter((f for _, fl in rows for f in fl), bool, count=int(offsets[-1]))
-    return tokens, trained, offsets
+    @classmethod
+    def from_rows(cls, rows, sources: list, report: dict | None = None) -> TokenizedData:
+        "Flat storage of `(ids, trained)` rows."
+        lens = np.array([len(ids) for ids, _ in rows], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        tokens = np.fromiter((t for ids, _ in rows for t in ids), np.int32, count=int(offsets[-1]))
+        trained = np.fromiter((f for _, fl in rows for f in fl), bool, count=int(offsets[-1]))
+        return cls(tokens, trained, offsets, list(sources), report or {'rows': len(rows), 'kept': len(rows)})
 
-# %% ../nbs/04_masking.ipynb #c019
+    def subset(self, rows: list) -> TokenizedData:
+        "The rows at indices `rows`, in that order."
+        return TokenizedData.from_rows([self.row(i) for i in rows], [self.sources[i] for i in rows])
+
+# %% ../nbs/04_masking.ipynb #c018
 def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context') -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style = resolve_style(style, tok)
@@ -112,9 +117,9 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
         rows.append((ids, trained)); sources.append(ex.source)
     report = dict(rows=len(examples), kept=len(rows), skipped=dict(skipped), truncated=dict(truncated), style=style,
                   max_seq_len=max_seq_len)
-    return TokenizedData(*_assemble(rows), sources, report)
+    return TokenizedData.from_rows(rows, sources, report)
 
-# %% ../nbs/04_masking.ipynb #c023
+# %% ../nbs/04_masking.ipynb #c022
 def check_masking(ex: Example, tok, style='auto'):
     "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + EOS."
     ids, trained = encode_segments(segments(ex, tok, style), tok)
@@ -128,7 +133,7 @@ def check_masking(ex: Example, tok, style='auto'):
         got = tok.decode(ids[start:end], clean_up_tokenization_spaces=False)
         assert got == ex.turns[k].content + tok.eos_token, f'trained {got!r} != response {ex.turns[k].content!r} + EOS'
 
-# %% ../nbs/04_masking.ipynb #c026
+# %% ../nbs/04_masking.ipynb #c025
 CACHE_VERSION = 1
 
 def tokenizer_fingerprint(tok) -> str:
@@ -142,7 +147,7 @@ def data_fingerprint(examples, tok, style, max_seq_len, truncation) -> str:
     for ex in examples: h.update(json.dumps([ex.system, ex.source, [(t.role, t.content, t.context) for t in ex.turns]]).encode())
     return h.hexdigest()[:24]
 
-# %% ../nbs/04_masking.ipynb #c027
+# %% ../nbs/04_masking.ipynb #c026
 def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='context', cache=True) -> TokenizedData:
     "`tokenize_examples`, loaded from or saved to `cache_dir()/tokenized` when `cache`."
     style = resolve_style(style, tok)

@@ -109,12 +109,11 @@ def _text_docs(source: str | None) -> list:
 # %% ../nbs/09_train.ipynb #c019
 def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
     "Plain-text documents as fully trained rows of at most `max_seq_len` tokens."
-    from modern_llm.masking import _assemble
     rows = []
     for ids in tok(_text_docs(source), add_special_tokens=False).input_ids:
         ids = ids + [tok.eos_token_id]
         rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
-    return TokenizedData(*_assemble(rows), ['text'] * len(rows), {'rows': len(rows), 'kept': len(rows)})
+    return TokenizedData.from_rows(rows, ['text'] * len(rows))
 
 # %% ../nbs/09_train.ipynb #c022
 class RunLog:
