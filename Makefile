@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= true
 
-.PHONY: install demo test check-sync nbtest pytest clean
+.PHONY: install demo test check-sync nbtest pytest browser-deps clean
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py settings.ini
@@ -43,8 +43,12 @@ check-sync: install
 nbtest: install
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --flags slow --n_workers 2 --timing --skip_file_glob 'sft_run.ipynb'
 
-pytest: install
+pytest: install browser-deps
 	$(BIN)/pytest -q tests
+
+# tests/test_browser.py drives Debian's chromium through playwright (never `playwright install`: no downloads here).
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
