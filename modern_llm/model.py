@@ -12,8 +12,9 @@ from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
 __all__ = ['ROPE_TYPES', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq', 'rotate_half',
-           'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'SwiGLU', 'Block', 'KVCache', 'LMOutput',
-           'default_positions', 'shifted_loss', 'ModernDecoderLM', 'num_params', 'flops_per_token']
+           'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans', 'document_attention',
+           'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM',
+           'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -131,14 +132,37 @@ class Attention(nn.Module):
         self.sinks = nn.Parameter(torch.zeros(c.n_heads)) if c.attn_sinks else None
 
     def forward(self, x, cos, sin, mask, cache=None):
+        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, or a list of `document_spans`."
         B, T, _ = x.shape
         q = apply_rope(self.q(x).view(B, T, self.h, self.hd).transpose(1, 2), cos, sin)
         k = apply_rope(self.k(x).view(B, T, self.kv, self.hd).transpose(1, 2), cos, sin)
         v = self.v(x).view(B, T, self.kv, self.hd).transpose(1, 2)
         if cache is not None: k, v = cache.update(self.layer, k, v)
-        if self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
+        if isinstance(mask, list): y = document_attention(q, k, v, mask, self.sinks)
+        elif self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
         else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1, enable_gqa=True)
         return self.o(y.transpose(1, 2).reshape(B, T, self.h * self.hd))
+
+# %% ../nbs/06_model.ipynb #c023b
+def document_spans(doc_ids) -> list:
+    "`(row, start, end)` of every run of equal non-negative `doc_ids` in a [B, T] tensor of packed rows."
+    spans = []
+    for r, row in enumerate(doc_ids.tolist()):
+        start = 0
+        for i in range(1, len(row) + 1):
+            if i == len(row) or row[i] != row[start]:
+                if row[start] >= 0: spans.append((r, start, i))
+                start = i
+    return spans
+
+def document_attention(q, k, v, spans, sinks=None):
+    "Causal attention within each `(row, start, end)` span; positions outside every span (padding) get zeros."
+    y = q.new_zeros(q.shape)
+    for r, s, e in spans:
+        qd, kd, vd = q[r:r + 1, :, s:e], k[r:r + 1, :, s:e], v[r:r + 1, :, s:e]
+        y[r:r + 1, :, s:e] = (sdpa_with_sinks(qd, kd, vd, None, sinks) if sinks is not None else
+                              F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, enable_gqa=True))
+    return y
 
 # %% ../nbs/06_model.ipynb #c025
 class SwiGLU(nn.Module):
@@ -205,6 +229,8 @@ class ModernDecoderLM(nn.Module):
         self.lm_head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.register_buffer('inv_freq', rope_inv_freq(c), persistent=False)
         self.gradient_checkpointing = False
+        # packed rows: 'spans' runs attention per document, 'mask' masks the whole row; 'auto' is spans on CPU only
+        self.packed_attention = 'auto'
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -233,7 +259,9 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     emb = torch.cat([freqs, freqs], -1)[:, None]               # [B, 1, T, head_dim]
     x = self.embed(input_ids)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
-    mask = attention_mask_4d(T, S, attention_mask, doc_ids, input_ids.device)
+    per_doc = self.packed_attention == 'spans' or (self.packed_attention == 'auto' and input_ids.device.type == 'cpu')
+    if doc_ids is not None and cache is None and per_doc: mask = document_spans(doc_ids)
+    else: mask = attention_mask_4d(T, S, attention_mask, doc_ids, input_ids.device)
     for layer in self.layers:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             x = checkpoint(layer, x, cos, sin, mask, use_reentrant=False)
@@ -252,8 +280,15 @@ def num_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters, each tied tensor counted once."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+def matmul_params(c: ModelConfig) -> int:
+    "Parameters that take part in a matrix multiply: every projection, and the LM head even when tied."
+    attn = c.d_model * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.d_model
+    return c.n_layers * (attn + 3 * c.d_model * c.d_ff) + c.vocab_size * c.d_model
+
 def flops_per_token(c: ModelConfig, seq_len: int) -> int:
     "Training FLOPs (forward + backward) per token at sequence length `seq_len`."
-    attn = c.d_model * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.d_model
-    matmul_params = c.n_layers * (attn + 3 * c.d_model * c.d_ff) + c.vocab_size * c.d_model
-    return 6 * matmul_params + 12 * c.n_layers * c.n_heads * c.head_dim * seq_len
+    return 6 * matmul_params(c) + 12 * c.n_layers * c.n_heads * c.head_dim * seq_len
+
+def document_flops(c: ModelConfig, doc_lengths) -> int:
+    "Training FLOPs of documents of `doc_lengths` tokens, each attending only to itself."
+    return sum(int(n) * flops_per_token(c, int(n)) for n in doc_lengths)

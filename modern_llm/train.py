@@ -12,14 +12,15 @@ from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
-from .model import ModernDecoderLM, ModelConfig
+import functools
+from .model import ModernDecoderLM, ModelConfig, document_flops, document_spans, num_params
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 
 # %% auto #0
-__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'count_trained', 'to_device', 'train_step',
-           'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state',
-           'set_rng_state', 'checkpoint_name', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError', 'fit',
-           'run_sft']
+__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'count_trained', 'document_lengths',
+           'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data',
+           'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'Trainer', 'save',
+           'resume', 'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig) -> torch.device:
@@ -40,10 +41,38 @@ def autocast_dtype(cfg: SFTConfig, device: torch.device):
     if cfg.mixed_precision == 'fp32': return None
     return torch.bfloat16 if cfg.mixed_precision == 'bf16' or native_bf16(device) else None
 
+# %% ../nbs/09_train.ipynb #c007b
+def _sync(device: torch.device):
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+
+@functools.cache
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, seconds: float = 0.5) -> float:
+    "Measured FLOP/s of a large `F.linear` on `device` in `dtype`."
+    n = 8192 if device.type == 'cuda' else 2048
+    a, w = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    torch.nn.functional.linear(a, w); _sync(device)
+    t, k = time.perf_counter(), 0
+    while time.perf_counter() - t < seconds:
+        torch.nn.functional.linear(a, w); k += 1
+        if device.type == 'cuda' and k % 8 == 0: _sync(device)
+    _sync(device)
+    return 2 * n ** 3 * k / (time.perf_counter() - t)
+
 # %% ../nbs/09_train.ipynb #c009
 def count_trained(batch: dict) -> torch.Tensor:
     "Tokens that contribute to the loss: shifted labels that are not IGNORE."
     return (batch['labels'][:, 1:] != IGNORE).sum()
+
+def document_lengths(batch: dict) -> list:
+    "Token counts of a batch's documents: each packed document, or each padded row's real tokens."
+    if 'doc_ids' in batch: return [e - s for _, s, e in document_spans(batch['doc_ids'])]
+    return batch['attention_mask'].sum(1).tolist()
+
+def model_flops(model, micro_batches) -> int:
+    "Useful training FLOPs of `micro_batches`: per document, no padding; 6 × parameters per token for non-native models."
+    lengths = [n for b in micro_batches for n in document_lengths(b)]
+    if isinstance(getattr(model, 'config', None), ModelConfig): return document_flops(model.config, lengths)
+    return 6 * num_params(model) * sum(lengths)
 
 def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
@@ -64,7 +93,9 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     if not skipped: opt.step(); sched.step()
     opt.zero_grad(set_to_none=True)
     return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained),
-                real_tokens=int(sum(b['attention_mask'].sum() for b in micro_batches)), skipped=skipped)
+                real_tokens=int(sum(b['attention_mask'].sum() for b in micro_batches)),
+                padded_tokens=sum(b['input_ids'].numel() for b in micro_batches), flops=model_flops(model, micro_batches),
+                skipped=skipped)
 
 # %% ../nbs/09_train.ipynb #c012
 def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
@@ -149,13 +180,19 @@ class LossCurve:
 
     def figure(self, history: list):
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+        fig, (ax, speed) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={'width_ratios': [3, 2]})
         for key, style in (('train_loss', '-'), ('val_loss', 'o-'), ('general_loss', 's--')):
             pts = [(h['step'], h[key]) for h in history if h.get(key) is not None]
             if pts: ax.plot(*zip(*pts), style, label=key.replace('_', ' '), ms=3)
         ax.set(xlabel='step', ylabel='loss per trained token'); ax.legend(loc='upper right', fontsize=8)
         lr = [(h['step'], h['lr']) for h in history if 'lr' in h]
         if lr: ax2 = ax.twinx(); ax2.plot(*zip(*lr), color='grey', alpha=0.4, lw=1); ax2.set_ylabel('learning rate', color='grey')
+        steps = [h for h in history if 'mfu' in h]
+        if steps:
+            speed.plot([h['step'] for h in steps], [h['tokens_per_s'] for h in steps], color='tab:green')
+            speed.set(xlabel='step', ylabel='real tokens/s'); speed.set_ylim(bottom=0)
+            mfu = speed.twinx(); mfu.plot([h['step'] for h in steps], [100 * h['mfu'] for h in steps], color='tab:purple', alpha=0.6)
+            mfu.set_ylabel('MFU %', color='tab:purple'); mfu.set_ylim(0, 100)
         fig.tight_layout()
         return fig
 
@@ -233,6 +270,7 @@ class Trainer:
         # the data is rendered in the model's own prompt style, which inference will use too
         self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
         self.amp = autocast_dtype(cfg, self.device)
+        self.peak_flops = matmul_peak(self.device, self.amp or torch.float32)
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)
         self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
@@ -328,14 +366,15 @@ def latest_checkpoint(cfg: SFTConfig) -> Path | None:
 # %% ../nbs/09_train.ipynb #c047
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
     rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
-           'tokens_per_s': r['real_tokens'] / seconds, 'trained_tokens': r['trained_tokens'], 'text_batches': r['text_batches'],
+           'tokens_per_s': r['real_tokens'] / seconds, 'padding': 1 - r['real_tokens'] / r['padded_tokens'],
+           'mfu': r['flops'] / seconds / self.peak_flops, 'trained_tokens': r['trained_tokens'], 'text_batches': r['text_batches'],
            'elapsed_s': time.time() - t0}
     self.history.append(rec); self.log.metric(rec)
     for note in self.monitor.on_train(self.step, r['loss']): self.log.info(f'step {self.step}: {note}')
     if self.step % self.cfg.log_every == 0 or self.step == self.cfg.max_steps:
         eta = rec['elapsed_s'] / max(1, self.step - start) * (self.cfg.max_steps - self.step)
         self.log.info(f"step {self.step}/{self.cfg.max_steps} loss {r['loss']:.4f} lr {rec['lr']:.2e} grad_norm {r['grad_norm']:.3f} "
-                      f"tok/s {rec['tokens_per_s']:.0f} elapsed {rec['elapsed_s']:.0f}s eta {eta:.0f}s")
+                      f"tok/s {rec['tokens_per_s']:.0f} MFU {rec['mfu']:.0%} elapsed {rec['elapsed_s']:.0f}s eta {eta:.0f}s")
     return rec
 Trainer._log_step = _log_step
 
@@ -379,7 +418,7 @@ def fit(self: Trainer) -> Path:
             continue
         self.monitor.nonfinite, self.step = 0, self.step + 1
         rec = self._log_step(r, time.perf_counter() - t, t0, start)
-        bar.update(1); bar.set_postfix(loss=f"{r['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}")
+        bar.update(1); bar.set_postfix(loss=f"{r['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}", mfu=f"{rec['mfu']:.0%}")
         stop = self.step % cfg.eval_every == 0 and self._eval_and_check()
         if self.step % cfg.save_every == 0: self.save(self.step)
         self.curve.update(self.history)
