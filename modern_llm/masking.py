@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 from .data import Example, Turn, SkipRow
-from .tokenizer import segments, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
+from .tokenizer import segments, segments_of, encode_texts, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
 
 # %% auto #0
 __all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData',
@@ -103,9 +103,9 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style = resolve_style(style, tok)
     skipped, truncated, rows, sources = Counter(), Counter(), [], []
-    segs = [segments(ex, tok, style) for ex in examples]
+    segs = segments_of(examples, tok, style)
     texts = [s.text for ss in segs for s in ss if not s.ids]
-    enc = iter(tok(texts, add_special_tokens=False).input_ids if texts else [])
+    enc = iter(encode_texts(texts, tok) if texts else [])
     for ex, ss in zip(examples, segs):
         ids, trained = encode_segments(ss, tok, enc)
         try:

@@ -11,8 +11,8 @@ from .data import DataError, Example, Turn, hub_reachable, _offline
 
 # %% auto #0
 __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'merges_from_ranks', 'gpt2_tokenizer_from_tiktoken',
-           'load_tokenizer', 'Segment', 'classic_segments', 'chat_segments', 'resolve_style', 'segments', 'bos_prefix',
-           'encode_segments', 'encode_prompt']
+           'load_tokenizer', 'Segment', 'classic_segments', 'render_chats', 'chat_segments', 'resolve_style',
+           'segments_of', 'segments', 'bos_prefix', 'encode_texts', 'encode_segments', 'encode_prompt']
 
 # %% ../nbs/03_tokenizer.ipynb #c006
 def cache_dir() -> Path:
@@ -154,9 +154,25 @@ def _messages(ex: Example, upto: int) -> list:
     sys = [{'role': 'system', 'content': ex.system}] if ex.system else []
     return sys + [{'role': t.role, 'content': _user_text(t) if t.role == 'user' else t.content} for t in ex.turns[:upto]]
 
-def chat_segments(ex: Example, tok) -> list:
-    "Segments of `ex` rendered with the tokenizer's chat template."
-    render = lambda n, gen: tok.apply_chat_template(_messages(ex, n), tokenize=False, add_generation_prompt=gen)
+def _prefixes(ex: Example) -> list:
+    "The (turns, with generation prompt?) renders `chat_segments` needs for `ex`."
+    need = [r for i, t in enumerate(ex.turns) if t.role != 'user' for r in ((i, True), (i + 1, False))]
+    return need + ([(len(ex.turns), True)] if ex.turns[-1].role == 'user' else [])
+
+def render_chats(examples, tok) -> list:
+    "For each example, `{(turns, generation prompt?): text}` of the prefixes it needs, rendered in batches."
+    out = [{} for _ in examples]
+    for gen in (True, False):
+        keys = [(k, n) for k, ex in enumerate(examples) for n, g in _prefixes(ex) if g == gen]
+        if not keys: continue
+        texts = tok.apply_chat_template([_messages(examples[k], n) for k, n in keys], tokenize=False, add_generation_prompt=gen)
+        for (k, n), text in zip(keys, texts): out[k][n, gen] = text
+    return out
+
+def chat_segments(ex: Example, tok, rendered: dict | None = None) -> list:
+    "Segments of `ex` rendered with the tokenizer's chat template (or taken from `render_chats`)."
+    texts = rendered if rendered is not None else render_chats([ex], tok)[0]
+    render = lambda n, gen: texts[n, gen]
     segs, done = [], ''
     for i, t in enumerate(ex.turns):
         if t.role == 'user': continue
@@ -182,9 +198,14 @@ def resolve_style(style: str, tok) -> str:
     if style not in ('classic', 'chat_template'): raise ValueError(f"unknown prompt style {style!r}; use auto, classic or chat_template")
     return style
 
+def segments_of(examples, tok, style: str = 'auto') -> list:
+    "The prompt/response segments of each of `examples` in prompt `style`."
+    if resolve_style(style, tok) == 'classic': return [classic_segments(ex, tok.eos_token_id) for ex in examples]
+    return [chat_segments(ex, tok, r) for ex, r in zip(examples, render_chats(examples, tok))]
+
 def segments(ex: Example, tok, style: str = 'auto') -> list:
     "The prompt/response segments of `ex` in prompt `style`."
-    return chat_segments(ex, tok) if resolve_style(style, tok) == 'chat_template' else classic_segments(ex, tok.eos_token_id)
+    return segments_of([ex], tok, style)[0]
 
 # %% ../nbs/03_tokenizer.ipynb #c031
 _BOS = weakref.WeakKeyDictionary()
@@ -196,11 +217,17 @@ def bos_prefix(tok) -> list:
         _BOS[tok] = [bos] if bos is not None and tok('a').input_ids[:1] == [bos] else []
     return _BOS[tok]
 
+def encode_texts(texts, tok) -> list:
+    "Token ids of each text, no special tokens added: straight through the Rust batch encoder when it is set to neither truncate nor pad."
+    backend = getattr(tok, 'backend_tokenizer', None)
+    if backend is None or backend.truncation or backend.padding: return tok(list(texts), add_special_tokens=False).input_ids
+    return [e.ids for e in backend.encode_batch_fast(list(texts), add_special_tokens=False)]
+
 def encode_segments(segs, tok, encoded=None) -> tuple[list, list]:
     "(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from `encoded`, an iterator of runs already tokenized in one batch."
     if encoded is None:
         texts = [s.text for s in segs if not s.ids]
-        encoded = iter(tok(texts, add_special_tokens=False).input_ids if texts else [])
+        encoded = iter(encode_texts(texts, tok) if texts else [])
     bos = [] if segs and tok.bos_token and segs[0].text.startswith(tok.bos_token) else bos_prefix(tok)
     ids, trained = list(bos), [False] * len(bos)
     for s in segs:
