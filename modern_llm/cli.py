@@ -163,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--max-length', type=int, default=1024); b.add_argument('--lr', type=float, default=1e-5)
     b.add_argument('--seed', type=int, default=0); b.add_argument('--device', default='auto')
     b.add_argument('--preprocess-rows', type=int, default=52_000, help='rows for the preprocessing timing (0 skips it)')
-    b.add_argument('--timeout', type=float, help='seconds allowed per contender run')
+    b.add_argument('--timeout', type=float, default=600, help='seconds allowed per contender run (default 600)')
     b.add_argument('--out', default='experiments/bench', help='where bench.json, bench.md and the prepared model go')
     return p
 
