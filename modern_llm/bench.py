@@ -16,9 +16,9 @@ from .config import ConfigError
 # %% auto #0
 __all__ = ['ONSETS', 'VOWELS', 'DTYPE_NAMES', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows', 'BenchResult',
            'StepLog', 'BenchSpec', 'bench_pretrained', 'prepare', 'fastest_dtype', 'rows_per_step', 'run_ours',
-           'hf_model', 'hf_tokenizer_and_config', 'run_plain', 'batch_documents', 'trl_dataset', 'run_trl',
-           'child_main', 'run_isolated', 'machine_line', 'bench', 'merge_rounds', 'bench_table', 'preprocessing_speed',
-           'bench_main']
+           'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run_plain', 'batch_documents', 'trl_dataset',
+           'run_trl', 'child_main', 'run_isolated', 'machine_line', 'bench', 'merge_rounds', 'bench_table',
+           'preprocessing_speed', 'bench_main']
 
 # %% ../nbs/15_bench.ipynb #c006
 ONSETS = 'b c d f g h l m n p r s t v w br ch cr pl st th tr sh'.split()
@@ -180,15 +180,19 @@ def hf_tokenizer_and_config(spec: BenchSpec) -> tuple:
     from modern_llm.hub import config_from_hf
     return AutoTokenizer.from_pretrained(spec.hf_dir), config_from_hf(AutoConfig.from_pretrained(spec.hf_dir))
 
-def run_plain(spec: BenchSpec) -> BenchResult:
+def bench_data(spec: BenchSpec, tok):
+    "The spec's rows tokenized and masked with `tok`, as our trainer would."
     from modern_llm.data import load_examples
     from modern_llm.masking import tokenize_examples
+    return tokenize_examples(load_examples([str(spec.data_path)])[0], tok, 'auto', spec.max_len)
+
+def run_plain(spec: BenchSpec) -> BenchResult:
     from modern_llm.batching import collate
     from modern_llm.model import document_flops
     from modern_llm.train import document_lengths
     tok, c = hf_tokenizer_and_config(spec)
     dtype, device = fastest_dtype(spec.torch_device), spec.torch_device
-    data = tokenize_examples(load_examples([str(spec.data_path)])[0], tok, 'auto', spec.max_len)
+    data = bench_data(spec, tok)
     order = np.random.default_rng(spec.seed).permutation(len(data))
     model = hf_model(spec)
     opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=(0.9, 0.95), weight_decay=0.01)
@@ -237,12 +241,10 @@ def trl_dataset(spec: BenchSpec):
 def run_trl(spec: BenchSpec, variant: str) -> BenchResult:
     from trl import SFTConfig as TRLConfig, SFTTrainer
     from transformers import TrainerCallback
-    from modern_llm.masking import tokenize_examples
-    from modern_llm.data import load_examples
     from modern_llm.model import document_flops
     tok, c = hf_tokenizer_and_config(spec)
     fast, device = fastest_dtype(spec.torch_device), spec.torch_device
-    mean_len = float(tokenize_examples(load_examples([str(spec.data_path)])[0], tok, 'auto', spec.max_len).lengths.mean())
+    mean_len = float(bench_data(spec, tok).lengths.mean())
     own = TRL_VARIANTS[variant](fast, spec.examples_per_step, rows_per_step(spec, mean_len))
     log, counts = StepLog(spec.warmup), []
 
@@ -345,7 +347,7 @@ def bench_table(report: dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/15_bench.ipynb #c035
-def preprocessing_speed(n: int = 52_000, seed: int = 0, tokenizer: str = 'smollm2-135m', max_len: int = 1024, workdir='experiments/bench') -> dict:
+def preprocessing_speed(n: int = 52_000, seed: int = 0, tokenizer: str = 'smollm2-135m', max_len: int = 1024) -> dict:
     "Seconds to format + tokenize + mask `n` rows from JSONL on a cold cache, and again from the cache."
     from modern_llm.data import load_examples
     from modern_llm.masking import tokenize_cached
@@ -377,7 +379,7 @@ def bench_main(args) -> int:
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown: raise ConfigError(f"unknown contender {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     report = bench(spec, names, args.rounds, args.timeout)
-    if args.preprocess_rows: report['preprocessing'] = preprocessing_speed(args.preprocess_rows, args.seed, workdir=args.out)
+    if args.preprocess_rows: report['preprocessing'] = preprocessing_speed(args.preprocess_rows, args.seed)
     text = bench_table(report)
     if 'preprocessing' in report:
         p = report['preprocessing']

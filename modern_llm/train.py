@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, json, math, os, random, time
+import dataclasses, functools, json, math, os, random, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,7 +12,6 @@ from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
-import functools
 from .model import ModernDecoderLM, ModelConfig, document_flops, document_spans, num_params
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 
