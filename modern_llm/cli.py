@@ -64,12 +64,13 @@ def _resolved_resume(cfg, resume: str | None):
     return None if found is None else str(found)
 
 def cmd_sft(args) -> int:
-    "Fine-tune; print the final checkpoint path."
+    "Fine-tune; print the final checkpoint path (from process 0 alone under torchrun)."
     import matplotlib; matplotlib.use('Agg')
-    from modern_llm.train import run_sft
+    from modern_llm.train import run_sft, dist_env
     cfg = config_from_args(args)
     if args.resume: cfg = dataclasses.replace(cfg, resume_from=_resolved_resume(cfg, args.resume))
-    print(run_sft(cfg))
+    final = run_sft(cfg)
+    if dist_env().main: print(final)
     return 0
 
 # %% ../nbs/13_cli.ipynb #c014
@@ -114,15 +115,16 @@ def cmd_bench(args) -> int:
 STAGES = ('sft',)
 
 def cmd_pipeline(args) -> int:
-    from modern_llm.train import checkpoint_name
-    cfg = config_from_args(args)
+    from modern_llm.train import checkpoint_name, dist_env
+    cfg, main = config_from_args(args), dist_env().main
     for stage in STAGES[STAGES.index(args.stage):] if args.stage != 'all' else STAGES:
         final = checkpoint_name(cfg, 'final')
-        if final.exists() and not args.force: print(f'{stage}: {final} exists, skipped (--force to redo)', file=sys.stderr)
+        if final.exists() and not args.force:
+            if main: print(f'{stage}: {final} exists, skipped (--force to redo)', file=sys.stderr)
         else:
             args.resume = None
             cmd_sft(args)
-        print(final)
+        if main: print(final)
     return 0
 
 # %% ../nbs/13_cli.ipynb #c020

@@ -4,7 +4,8 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, functools, json, math, os, random, time
+import dataclasses, functools, gc, itertools, json, math, os, random, time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,18 +17,19 @@ from .model import ModernDecoderLM, ModelConfig, document_flops, document_spans,
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 
 # %% auto #0
-__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'count_trained', 'document_lengths',
-           'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data',
-           'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'Trainer', 'save',
-           'resume', 'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
+__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'Dist', 'dist_env', 'check_world',
+           'init_distributed', 'close_distributed', 'main_first', 'count_trained', 'document_lengths', 'model_flops',
+           'to_device', 'train_step', 'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data', 'RunLog',
+           'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'Trainer', 'save', 'resume',
+           'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
-def pick_device(cfg: SFTConfig) -> torch.device:
-    "The device `cfg.device` names; 'auto' is cuda when available, else cpu."
-    if cfg.device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
+    "The device `cfg.device` names; 'auto' is cuda when available, else cpu. Under torchrun each process takes GPU `local_rank`."
+    if cfg.device == 'auto': return torch.device('cuda', local_rank) if torch.cuda.is_available() else torch.device('cpu')
     if cfg.device.startswith('cuda') and not torch.cuda.is_available():
         raise RuntimeError(f"device '{cfg.device}' asked for, but no CUDA device is available; use device='cpu' or 'auto'")
-    return torch.device(cfg.device)
+    return torch.device('cuda', local_rank) if cfg.device == 'cuda' else torch.device(cfg.device)
 
 def native_bf16(device: torch.device) -> bool:
     "Whether `device` computes BF16 matmuls natively."
@@ -57,6 +59,49 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, second
     _sync(device)
     return 2 * n ** 3 * k / (time.perf_counter() - t)
 
+# %% ../nbs/09_train.ipynb #c007e
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    "This process's place in a torchrun job: process `rank` of `world`, on local GPU `local_rank`."
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    @property
+    def main(self) -> bool: return self.rank == 0
+
+def dist_env(env=os.environ) -> Dist:
+    "The job this process belongs to, from torchrun's RANK, WORLD_SIZE and LOCAL_RANK (a single process without them)."
+    return Dist(int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0)))
+
+def check_world(cfg: SFTConfig, dist: Dist):
+    "Each process needs the same whole number of micro-batches per step."
+    k = cfg.grad_accum_steps
+    if k % dist.world == 0: return
+    fits = [m for m in range(1, cfg.sft_batch_size + 1) if cfg.sft_batch_size % m == 0 and (cfg.sft_batch_size // m) % dist.world == 0]
+    hint = f'try micro_batch_size={max(fits)}' if fits else f'make sft_batch_size a multiple of {dist.world}'
+    raise ConfigError(f'{k} micro-batches per step (sft_batch_size {cfg.sft_batch_size} / micro_batch_size {cfg.micro_batch_size}) '
+                      f'cannot be shared evenly by {dist.world} processes; {hint}')
+
+# %% ../nbs/09_train.ipynb #c007f
+def init_distributed(dist: Dist, device: torch.device):
+    "Join the torchrun job's process group (NCCL on GPUs, gloo on CPUs); nothing to do for a single process."
+    if dist.world == 1 or torch.distributed.is_initialized(): return
+    if device.type == 'cuda': torch.cuda.set_device(device)
+    torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+
+def close_distributed():
+    "Leave the process group. Objects holding gloo state are freed first: without that, a CPU process can abort at exit."
+    if not torch.distributed.is_initialized(): return
+    gc.collect()
+    torch.distributed.destroy_process_group()
+
+@contextmanager
+def main_first(dist: Dist):
+    "Process 0 runs the block first (model conversion, tokenization: it fills the caches), then the others, which find them filled."
+    if dist.world > 1 and not dist.main: torch.distributed.barrier()
+    yield
+    if dist.world > 1 and dist.main: torch.distributed.barrier()
+
 # %% ../nbs/09_train.ipynb #c009
 def count_trained(batch: dict) -> torch.Tensor:
     "Tokens that contribute to the loss: shifted labels that are not IGNORE."
@@ -77,15 +122,18 @@ def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 # %% ../nbs/09_train.ipynb #c010
-def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0) -> dict:
-    "One optimizer step over `micro_batches`; returns loss, grad norm, token counts and whether it was skipped."
+def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0, dist: Dist = Dist()) -> dict:
+    "One optimizer step over `micro_batches` (this process's share of them under torchrun); returns loss, grad norm, token counts and whether it was skipped."
     n_trained = sum(count_trained(b) for b in micro_batches).to(device)
+    mine = micro_batches[dist.rank::dist.world]
     total = torch.zeros((), device=device)
-    for b in micro_batches:
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(**to_device(b, device))
-        (out.loss_sum / n_trained).backward()
+    for i, b in enumerate(mine):
+        with model.no_sync() if dist.world > 1 and i < len(mine) - 1 else nullcontext():
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                out = model(**to_device(b, device))
+            (out.loss_sum * dist.world / n_trained).backward()
         total += out.loss_sum.detach().float()
+    if dist.world > 1: torch.distributed.all_reduce(total)
     loss = (total / n_trained).item()
     norm = clip_gradients(model, grad_clip) if math.isfinite(loss) else torch.tensor(float('nan'))
     skipped = not (math.isfinite(loss) and torch.isfinite(norm))
@@ -93,8 +141,8 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     opt.zero_grad(set_to_none=True)
     return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained),
                 real_tokens=int(sum(b['attention_mask'].sum() for b in micro_batches)),
-                padded_tokens=sum(b['input_ids'].numel() for b in micro_batches), flops=model_flops(model, micro_batches),
-                skipped=skipped)
+                padded_tokens=sum(b['input_ids'].numel() for b in micro_batches),
+                flops=model_flops(getattr(model, 'module', model), micro_batches), skipped=skipped)
 
 # %% ../nbs/09_train.ipynb #c012
 def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
@@ -111,15 +159,17 @@ def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pret
 
 # %% ../nbs/09_train.ipynb #c015
 @torch.no_grad()
-def evaluate_loss(model, batches, device, amp_dtype=None) -> float:
-    "Mean loss per trained token over `batches`."
+def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -> float:
+    "Mean loss per trained token over `batches`; under torchrun each process scores every N-th batch and the sums are combined."
     was_training = model.training
     model.eval()
     total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-    for b in batches:
+    for b in itertools.islice(batches, dist.rank, None, dist.world):
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(**to_device(b, device))
         total += out.loss_sum.float(); n += out.n_tokens
+    if dist.world > 1:
+        for t in (total, n): torch.distributed.all_reduce(t)
     model.train(was_training)
     return (total / n.clamp(min=1)).item()
 
@@ -147,12 +197,13 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
 
 # %% ../nbs/09_train.ipynb #c022
 class RunLog:
-    "Console + `training.log` for people, `metrics.jsonl` for machines."
-    def __init__(self, run_dir: Path, quiet: bool = False):
-        self.run_dir, self.quiet = Path(run_dir), quiet
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    "Console + `training.log` for people, `metrics.jsonl` for machines; silent and writing nothing when not `enabled` (processes other than 0)."
+    def __init__(self, run_dir: Path, quiet: bool = False, enabled: bool = True):
+        self.run_dir, self.quiet, self.enabled = Path(run_dir), quiet or not enabled, enabled
+        if enabled: self.run_dir.mkdir(parents=True, exist_ok=True)
 
     def info(self, msg: str):
+        if not self.enabled: return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
         with open(self.run_dir / 'training.log', 'a') as f: f.write(line + '\n')
         if not self.quiet:
@@ -160,10 +211,12 @@ class RunLog:
             tqdm.write(line)
 
     def metric(self, record: dict):
+        if not self.enabled: return
         with open(self.run_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(record) + '\n')
 
     def rewrite_metrics(self, records: list):
         "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
+        if not self.enabled: return
         tmp = self.run_dir / '.metrics.jsonl.tmp'
         tmp.write_text(''.join(json.dumps(r) + '\n' for r in records)); tmp.replace(self.run_dir / 'metrics.jsonl')
 
@@ -261,15 +314,21 @@ def checkpoint_name(cfg: SFTConfig, kind) -> Path:
 class Trainer:
     "One SFT run: model, data, optimizer, schedule, streams, logs and checkpoints."
     def __init__(self, cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False):
-        self.cfg, self.device = cfg, pick_device(cfg)
-        self.log = RunLog(cfg.run_dir, quiet)
-        pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
+        self.dist = dist_env()
+        check_world(cfg, self.dist)
+        self.cfg, self.device = cfg, pick_device(cfg, self.dist.local_rank)
+        init_distributed(self.dist, self.device)
+        self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
+        with main_first(self.dist):
+            pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
+            # the data is rendered in the model's own prompt style, which inference will use too
+            self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
         self.model, self.tok, self.tokenizer_name = pre.model.to(self.device).train(), pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
-        # the data is rendered in the model's own prompt style, which inference will use too
-        self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
+        self.parallel = self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
         self.amp = autocast_dtype(cfg, self.device)
-        self.peak_flops = matmul_peak(self.device, self.amp or torch.float32)
+        self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)
         self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
@@ -300,17 +359,19 @@ Trainer._setup_text, Trainer._can_pack, Trainer._next_micro_batches = _setup_tex
 def _evaluate(self: Trainer) -> dict:
     rec = {'step': self.step}
     if self.data.eval is not None:
-        rec['val_loss'] = evaluate_loss(self.model, self.data.stream(self.cfg, 'eval').epoch_batches(), self.device, self.amp)
+        rec['val_loss'] = evaluate_loss(self.model, self.data.stream(self.cfg, 'eval').epoch_batches(), self.device, self.amp, self.dist)
         rec['val_ppl'] = math.exp(min(rec['val_loss'], 50))
     if self.text is not None and self.cfg.forgetting_monitor:
         plan = BatchPlan(self.text.lengths, self.cfg.micro_batch_size, self.cfg.max_seq_len, packing=False, seed=self.cfg.seed)
-        rec['general_loss'] = evaluate_loss(self.model, BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(), self.device, self.amp)
+        rec['general_loss'] = evaluate_loss(self.model, BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(), self.device,
+                                            self.amp, self.dist)
     return rec
 Trainer._evaluate = _evaluate
 
 # %% ../nbs/09_train.ipynb #c041
 def save(self: Trainer, kind) -> Path:
-    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state."
+    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state; under torchrun only process 0 writes."
+    if not self.dist.main: return checkpoint_name(self.cfg, kind)
     last = next((h for h in reversed(self.history) if 'train_loss' in h), {})
     resume_parts = {} if kind == 'best' else dict(
         optimizer_state=self.opt.state_dict(), scheduler_state=self.sched.state_dict(), rng=rng_state(),
@@ -398,16 +459,18 @@ def fit(self: Trainer) -> Path:
     "Train to `max_steps` (or early stop); write the final checkpoint, loss curve and logs; return the final path."
     from tqdm.auto import tqdm
     cfg, start, t0 = self.cfg, self.step, time.time()
-    save_config(cfg, cfg.run_dir / 'config.json')
+    if self.dist.main: save_config(cfg, cfg.run_dir / 'config.json')
+    procs = f', {self.dist.world} processes' if self.dist.world > 1 else ''
     self.log.info(f'training {cfg.run_name}: {cfg.max_steps} steps of {cfg.sft_batch_size} rows ({cfg.grad_accum_steps} micro-batches '
-                  f'of {cfg.micro_batch_size}), {len(self.data.train)} train rows, device {self.device}, '
+                  f'of {cfg.micro_batch_size}), {len(self.data.train)} train rows, device {self.device}{procs}, '
                   f"{'bf16 autocast' if self.amp else 'fp32'}, packing {cfg.packing}")
     if self.step == 0: self._eval_and_check()   # the starting point: the base model's val loss
     bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
     while self.step < cfg.max_steps:
         t = time.perf_counter()
         batches, n_text = self._next_micro_batches()
-        r = {**train_step(self.model, batches, self.opt, self.sched, self.device, self.amp, cfg.grad_clip), 'text_batches': n_text}
+        r = {**train_step(self.parallel, batches, self.opt, self.sched, self.device, self.amp, cfg.grad_clip, self.dist),
+             'text_batches': n_text}
         if r['skipped']:
             self.monitor.nonfinite += 1
             self.log.info(f"step {self.step + 1}: non-finite loss or gradient ({r['loss']}), step skipped ({self.monitor.nonfinite} in a row)")
@@ -420,7 +483,7 @@ def fit(self: Trainer) -> Path:
         bar.update(1); bar.set_postfix(loss=f"{r['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}", mfu=f"{rec['mfu']:.0%}")
         stop = self.step % cfg.eval_every == 0 and self._eval_and_check()
         if self.step % cfg.save_every == 0: self.save(self.step)
-        self.curve.update(self.history)
+        if self.dist.main: self.curve.update(self.history)
         if stop: break
     bar.close()
     return self._finish(t0)
@@ -430,13 +493,18 @@ Trainer.fit = fit
 def _finish(self: Trainer, t0: float) -> Path:
     if not any(h['step'] == self.step and 'val_loss' in h for h in self.history): self._eval_and_check()
     path = self.save('final')
-    self.curve.save(self.history, self.cfg.run_dir / 'loss_curve.png')
+    if self.dist.main: self.curve.save(self.history, self.cfg.run_dir / 'loss_curve.png')
     self.log.info(f'finished at step {self.step} in {time.time() - t0:.0f}s; final checkpoint {path}')
+    if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
     return path
 Trainer._finish = _finish
 
 def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
     "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set); return the path of `<run_name>-sft_final.pt`."
     trainer = Trainer(cfg, pretrained, quiet=quiet)
-    if cfg.resume_from: trainer.resume(cfg.resume_from)
-    return trainer.fit()
+    try:
+        if cfg.resume_from: trainer.resume(cfg.resume_from)
+        return trainer.fit()
+    finally:
+        del trainer   # the DDP wrapper and its gloo state go before the process group does
+        close_distributed()

@@ -1,0 +1,45 @@
+"""torchrun with two CPU processes (gloo) is the same run as one process: a run resumed under torchrun from a
+single-process checkpoint continues with the same losses, gradient norms and weights, and only process 0 writes."""
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+from modern_llm.config import preset, save_config
+from modern_llm.hub import save_model, load_checkpoint
+from modern_llm.train import tiny_pretrained
+
+def sft(*args, procs=1):
+    launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={procs}'] if procs > 1 else [sys.executable]
+    p = subprocess.run([*launcher, '-m', 'modern_llm', 'sft', *args], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+def records(run_dir):
+    return [json.loads(l) for l in (run_dir / 'metrics.jsonl').read_text().splitlines()]
+
+def test_torchrun_resume_matches_single_process(tmp_path):
+    pre = tiny_pretrained()
+    base = save_model(pre.model, tmp_path / 'tiny.pt', tokenizer={'name': pre.tokenizer_name, 'prompt_style': pre.prompt_style})
+    # 4 micro-batches of 2 rows per step: each of the 2 processes runs 2 of them
+    cfg = preset('local-smoke', base_model=str(base), output_dir=str(tmp_path), sft_batch_size=8, micro_batch_size=2, sft_max_steps=4,
+                 sft_lr=1e-3, mixed_precision='fp32', save_every=2, eval_every=2, log_every=1)
+    save_config(cfg, tmp_path / 'cfg.json')
+    sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'one')
+    one = tmp_path / 'one'
+    p = sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'two', '--resume', str(one / 'one-sft_step2.pt'), procs=2)
+    two = tmp_path / 'two'
+
+    assert p.stdout.splitlines().count(str(two / 'two-sft_final.pt')) == 1, p.stdout   # printed by process 0 alone
+    log = (two / 'training.log').read_text()
+    assert log.count('resumed from') == 1 and '2 processes' in log and log.count('finished at step 4') == 1
+    a, b = records(one), records(two)
+    assert [r['step'] for r in a] == [r['step'] for r in b]   # the history up to step 2 comes from the checkpoint, then one record per step
+    for x, y in zip(a, b):
+        for k in ('train_loss', 'val_loss', 'general_loss'):
+            if k in x: assert abs(x[k] - y[k]) < 1e-5, (x['step'], k, x[k], y[k])
+        if 'grad_norm' in x:   # a gradient averaged instead of summed over processes would be half as long
+            assert abs(x['grad_norm'] - y['grad_norm']) < 1e-5 * x['grad_norm'], (x['step'], x['grad_norm'], y['grad_norm'])
+            assert x['trained_tokens'] == y['trained_tokens']
+    wa = load_checkpoint(one / 'one-sft_final.pt')['model_state']
+    wb = load_checkpoint(two / 'two-sft_final.pt')['model_state']
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+    assert load_checkpoint(two / 'two-sft_final.pt')['step'] == 4
