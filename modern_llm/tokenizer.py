@@ -217,11 +217,12 @@ def bos_prefix(tok) -> list:
         _BOS[tok] = [bos] if bos is not None and tok('a').input_ids[:1] == [bos] else []
     return _BOS[tok]
 
-def encode_texts(texts, tok) -> list:
+def encode_texts(texts, tok, chunk: int = 2048) -> list:
     "Token ids of each text, no special tokens added: straight through the Rust batch encoder when it is set to neither truncate nor pad."
-    backend = getattr(tok, 'backend_tokenizer', None)
-    if backend is None or backend.truncation or backend.padding: return tok(list(texts), add_special_tokens=False).input_ids
-    return [e.ids for e in backend.encode_batch_fast(list(texts), add_special_tokens=False)]
+    backend, texts = getattr(tok, 'backend_tokenizer', None), list(texts)
+    if backend is None or backend.truncation or backend.padding: return tok(texts, add_special_tokens=False).input_ids
+    # in chunks: the encoder's per-token objects for all the texts of 52K Alpaca-sized rows at once would add 0.46 GB to the peak
+    return [e.ids for i in range(0, len(texts), chunk) for e in backend.encode_batch_fast(texts[i:i + chunk], add_special_tokens=False)]
 
 def encode_segments(segs, tok, encoded=None) -> tuple[list, list]:
     "(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from `encoded`, an iterator of runs already tokenized in one batch."
