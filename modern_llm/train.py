@@ -414,14 +414,19 @@ def resume(self: Trainer, path):
 Trainer.resume = resume
 
 # %% ../nbs/09_train.ipynb #c045
+def _readable_step(path: Path) -> int | None:
+    try: return load_checkpoint(path)['step']
+    except Exception: return None
+
 def latest_checkpoint(cfg: SFTConfig) -> Path | None:
-    "The newest readable `<run_name>-sft_step{N}.pt` of `cfg`'s run, or None; stale temporary files are deleted."
+    "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
     for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink()
     steps = sorted(cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]), reverse=True)
-    for p in steps:
-        try: load_checkpoint(p); return p
-        except Exception: continue
-    return None
+    newest = next(((p, s) for p in steps if (s := _readable_step(p)) is not None), None)
+    final = checkpoint_name(cfg, 'final')
+    at = _readable_step(final) if final.exists() else None
+    if at is not None and (newest is None or at >= newest[1]): return final
+    return newest and newest[0]
 
 # %% ../nbs/09_train.ipynb #c047
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
@@ -482,7 +487,7 @@ def fit(self: Trainer) -> Path:
         rec = self._log_step(r, time.perf_counter() - t, t0, start)
         bar.update(1); bar.set_postfix(loss=f"{r['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}", mfu=f"{rec['mfu']:.0%}")
         stop = self.step % cfg.eval_every == 0 and self._eval_and_check()
-        if self.step % cfg.save_every == 0: self.save(self.step)
+        if self.step % cfg.save_every == 0 and self.step < cfg.max_steps and not stop: self.save(self.step)   # else the final one follows
         if self.dist.main: self.curve.update(self.history)
         if stop: break
     bar.close()
