@@ -15,8 +15,8 @@ from .model import (ModelConfig, ModernDecoderLM, LMOutput, ROPE_TYPES, attentio
 from .tokenizer import cache_dir, smollm2_gguf_path, load_tokenizer, resolve_style
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'HF_NAMES', 'GGUF_NAMES', 'MODEL_ALIASES', 'CLASSIC_CHAT_TEMPLATE', 'ModelLoadError',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'model_config_dict', 'save_model',
+__all__ = ['FORMAT_VERSION', 'HF_NAMES', 'GGUF_NAMES', 'GGUF_CONVERSION', 'MODEL_ALIASES', 'CLASSIC_CHAT_TEMPLATE',
+           'ModelLoadError', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'model_config_dict', 'save_model',
            'native_from_state', 'model_from_checkpoint', 'rename', 'NotNative', 'config_from_hf', 'hf_config',
            'load_hf_dir', 'PackingError', 'HFCausalLM', 'read_gguf', 'save_safetensors', 'load_safetensors',
            'load_gguf', 'resolve_model_spec', 'hub_snapshot', 'load_model', 'check_vocab', 'Pretrained',
@@ -293,9 +293,11 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
     return cfg, state
 
 # %% ../nbs/07_hub.ipynb #c038
+GGUF_CONVERSION = 1   # raise when `read_gguf` changes what it produces: conversions cached by an older version are then redone
+
 def _file_key(path: Path) -> str:
     st = path.stat()
-    return hashlib.sha1(f'{path.resolve()}:{st.st_size}:{st.st_mtime_ns}'.encode()).hexdigest()[:12]
+    return hashlib.sha1(f'{GGUF_CONVERSION}:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}'.encode()).hexdigest()[:12]
 
 def save_safetensors(cfg: ModelConfig, state: dict, path: Path) -> Path:
     "Native weights and config as one safetensors file, written atomically."
