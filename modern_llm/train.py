@@ -420,7 +420,7 @@ def _readable_step(path: Path) -> int | None:
 
 def latest_checkpoint(cfg: SFTConfig) -> Path | None:
     "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
-    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink()
+    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink(missing_ok=True)   # under torchrun every process looks
     steps = sorted(cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]), reverse=True)
     newest = next(((p, s) for p in steps if (s := _readable_step(p)) is not None), None)
     final = checkpoint_name(cfg, 'final')
