@@ -325,8 +325,9 @@ class Trainer:
             self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
         self.model, self.tok, self.tokenizer_name = pre.model.to(self.device).train(), pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
+        # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
         self.parallel = self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
-            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
+            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None, broadcast_buffers=False)
         self.amp = autocast_dtype(cfg, self.device)
         self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
