@@ -118,13 +118,15 @@ class BatchStream:
         "Collated micro-batches of one whole epoch, e.g. for evaluation; the stream's position does not move."
         return (self.collate(b) for b in self.plan.epoch(epoch))
 
-    def __iter__(self): return self
-    def __next__(self) -> dict:
+    def skip(self) -> list:
+        "Move past the next micro-batch without collating it (another torchrun process trains on it); return its row indices."
         if self._batches is None: self._batches = self.plan.epoch(self.epoch_no)
-        if self.index >= len(self._batches): self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return next(self)
-        batch = self.collate(self._batches[self.index])
+        if self.index >= len(self._batches): self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return self.skip()
         self.index += 1
-        return batch
+        return self._batches[self.index - 1]
+
+    def __iter__(self): return self
+    def __next__(self) -> dict: return self.collate(self.skip())
 
 # %% ../nbs/05_batching.ipynb #c026
 def real_fraction(batches_lengths, multiple: int = 8) -> float:

@@ -122,27 +122,33 @@ def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 # %% ../nbs/09_train.ipynb #c010
+def _summed(t: torch.Tensor, dist: Dist) -> torch.Tensor:
+    "`t` summed over the torchrun processes (itself in a single process)."
+    if dist.world > 1: torch.distributed.all_reduce(t)
+    return t
+
 def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0, dist: Dist = Dist()) -> dict:
-    "One optimizer step over `micro_batches` (this process's share of them under torchrun); returns loss, grad norm, token counts and whether it was skipped."
-    n_trained = sum(count_trained(b) for b in micro_batches).to(device)
-    mine = micro_batches[dist.rank::dist.world]
+    "One optimizer step over `micro_batches` (under torchrun, this process's share of the step); returns loss, grad norm, token counts of the whole step and whether it was skipped."
+    n_trained = _summed(sum(count_trained(b) for b in micro_batches).to(device), dist)
     total = torch.zeros((), device=device)
-    for i, b in enumerate(mine):
-        with model.no_sync() if dist.world > 1 and i < len(mine) - 1 else nullcontext():
+    for i, b in enumerate(micro_batches):
+        with model.no_sync() if dist.world > 1 and i < len(micro_batches) - 1 else nullcontext():
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 out = model(**to_device(b, device))
             (out.loss_sum * dist.world / n_trained).backward()
         total += out.loss_sum.detach().float()
-    if dist.world > 1: torch.distributed.all_reduce(total)
-    loss = (total / n_trained).item()
+    counts = [sum(int(b['attention_mask'].sum()) for b in micro_batches), sum(b['input_ids'].numel() for b in micro_batches),
+              model_flops(getattr(model, 'module', model), micro_batches)]
+    exact = torch.float32 if device.type == 'mps' else torch.float64   # FLOPs pass 2**24; MPS has no float64
+    step = _summed(torch.cat([total[None].to(exact), torch.tensor(counts, dtype=exact, device=device)]), dist)
+    loss = (step[0] / n_trained).item()
     norm = clip_gradients(model, grad_clip) if math.isfinite(loss) else torch.tensor(float('nan'))
     skipped = not (math.isfinite(loss) and torch.isfinite(norm))
     if not skipped: opt.step(); sched.step()
     opt.zero_grad(set_to_none=True)
-    return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained),
-                real_tokens=int(sum(b['attention_mask'].sum() for b in micro_batches)),
-                padded_tokens=sum(b['input_ids'].numel() for b in micro_batches),
-                flops=model_flops(getattr(model, 'module', model), micro_batches), skipped=skipped)
+    real, padded, flops = step[1:].tolist()
+    return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained), real_tokens=int(real), padded_tokens=int(padded),
+                flops=flops, skipped=skipped)
 
 # %% ../nbs/09_train.ipynb #c012
 def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
@@ -349,10 +355,16 @@ def _setup_text(self: Trainer, tok):
 def _can_pack(self: Trainer) -> bool: return getattr(self.model, 'isolates_documents', True)
 
 def _next_micro_batches(self: Trainer) -> tuple:
-    "(micro-batches, how many are plain text): each SFT batch is replaced by a text batch with probability pretrain_mix_fraction."
+    "(this process's micro-batches of the next step, how many of the step's are plain text): each SFT batch is replaced by a text batch with probability pretrain_mix_fraction."
     picks = [self.text_stream is not None and self.mix_rng.random() < self.cfg.pretrain_mix_fraction
              for _ in range(self.cfg.grad_accum_steps)]
-    return [next(self.text_stream) if text else next(self.stream) for text in picks], sum(picks)
+    mine = []
+    for k, text in enumerate(picks):
+        stream = self.text_stream if text else self.stream
+        # another process's share is skipped, not built: every process keeps the same place in the data
+        if k % self.dist.world == self.dist.rank: mine.append(next(stream))
+        else: stream.skip()
+    return mine, sum(picks)
 
 Trainer._setup_text, Trainer._can_pack, Trainer._next_micro_batches = _setup_text, _can_pack, _next_micro_batches
 
