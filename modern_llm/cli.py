@@ -58,9 +58,9 @@ def cmd_data(args) -> int:
 # %% ../nbs/13_cli.ipynb #c012
 def _resolved_resume(cfg, resume: str | None):
     if resume != 'auto': return resume
-    from modern_llm.train import latest_checkpoint
+    from modern_llm.train import latest_checkpoint, dist_env
     found = latest_checkpoint(cfg)
-    if found is None: print(f'no checkpoint to resume in {cfg.run_dir}; starting from the base model', file=sys.stderr)
+    if found is None and dist_env().main: print(f'no checkpoint to resume in {cfg.run_dir}; starting from the base model', file=sys.stderr)
     return None if found is None else str(found)
 
 def cmd_sft(args) -> int:

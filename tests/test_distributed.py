@@ -1,6 +1,6 @@
 """torchrun with two CPU processes (gloo) is the same run as one process: a run resumed under torchrun from a
 single-process checkpoint continues with the same losses, gradient norms and weights, and only process 0 writes."""
-import json, subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.config import preset, save_config
@@ -24,9 +24,9 @@ def test_torchrun_resume_matches_single_process(tmp_path):
                  sft_lr=1e-3, mixed_precision='fp32', save_every=2, eval_every=2, log_every=1)
     save_config(cfg, tmp_path / 'cfg.json')
     sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'one')
-    one = tmp_path / 'one'
-    p = sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'two', '--resume', str(one / 'one-sft_step2.pt'), procs=2)
-    two = tmp_path / 'two'
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    two.mkdir(); shutil.copy(one / 'one-sft_step2.pt', two / 'two-sft_step2.pt')   # as if run 'two' had stopped at step 2
+    p = sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'two', '--resume', 'auto', procs=2)
 
     assert p.stdout.splitlines().count(str(two / 'two-sft_final.pt')) == 1, p.stdout   # printed by process 0 alone
     log = (two / 'training.log').read_text()
