@@ -114,9 +114,9 @@ class BatchStream:
         if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch], self.pad_id, self.multiple)
         return collate([self.data.row(i) for i in batch], self.pad_id, self.multiple)
 
-    def epoch_batches(self, epoch: int = 0):
-        "Collated micro-batches of one whole epoch, e.g. for evaluation; the stream's position does not move."
-        return (self.collate(b) for b in self.plan.epoch(epoch))
+    def epoch_batches(self, epoch: int = 0, rank: int = 0, world: int = 1):
+        "Collated micro-batches of one whole epoch, e.g. for evaluation, or every `world`-th from `rank` (a torchrun process's share); the stream's position does not move."
+        return (self.collate(b) for b in self.plan.epoch(epoch)[rank::world])
 
     def skip(self) -> list:
         "Move past the next micro-batch without collating it (another torchrun process trains on it); return its row indices."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, functools, gc, itertools, json, math, os, random, time
+import dataclasses, functools, gc, json, math, os, random, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
@@ -166,11 +166,11 @@ def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pret
 # %% ../nbs/09_train.ipynb #c015
 @torch.no_grad()
 def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -> float:
-    "Mean loss per trained token over `batches`; under torchrun each process scores every N-th batch and the sums are combined."
+    "Mean loss per trained token over `batches`; under torchrun `batches` is this process's share, and the sums of all shares are combined."
     was_training = model.training
     model.eval()
     total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-    for b in itertools.islice(batches, dist.rank, None, dist.world):
+    for b in batches:
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(**to_device(b, device))
         total += out.loss_sum.float(); n += out.n_tokens
@@ -370,14 +370,15 @@ Trainer._setup_text, Trainer._can_pack, Trainer._next_micro_batches = _setup_tex
 
 # %% ../nbs/09_train.ipynb #c039
 def _evaluate(self: Trainer) -> dict:
-    rec = {'step': self.step}
+    rec, share = {'step': self.step}, (0, self.dist.rank, self.dist.world)   # epoch 0, this process's share of its batches
     if self.data.eval is not None:
-        rec['val_loss'] = evaluate_loss(self.model, self.data.stream(self.cfg, 'eval').epoch_batches(), self.device, self.amp, self.dist)
+        batches = self.data.stream(self.cfg, 'eval').epoch_batches(*share)
+        rec['val_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
         rec['val_ppl'] = math.exp(min(rec['val_loss'], 50))
     if self.text is not None and self.cfg.forgetting_monitor:
         plan = BatchPlan(self.text.lengths, self.cfg.micro_batch_size, self.cfg.max_seq_len, packing=False, seed=self.cfg.seed)
-        rec['general_loss'] = evaluate_loss(self.model, BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(), self.device,
-                                            self.amp, self.dist)
+        batches = BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(*share)
+        rec['general_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
     return rec
 Trainer._evaluate = _evaluate
 
