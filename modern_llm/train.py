@@ -174,8 +174,7 @@ def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(**to_device(b, device))
         total += out.loss_sum.float(); n += out.n_tokens
-    if dist.world > 1:
-        for t in (total, n): torch.distributed.all_reduce(t)
+    total, n = _summed(total, dist), _summed(n, dist)
     model.train(was_training)
     return (total / n.clamp(min=1)).item()
 
