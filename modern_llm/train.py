@@ -20,8 +20,8 @@ from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, 
 __all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'Dist', 'dist_env', 'check_world',
            'init_distributed', 'close_distributed', 'main_first', 'count_trained', 'document_lengths', 'model_flops',
            'to_device', 'train_step', 'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data', 'RunLog',
-           'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'Trainer', 'save', 'resume',
-           'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
+           'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'step_checkpoints', 'Trainer',
+           'save', 'resume', 'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
@@ -315,6 +315,10 @@ def checkpoint_name(cfg: SFTConfig, kind) -> Path:
     "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind`, else `<run_name>-sft_{kind}.pt` (final, best)."
     return cfg.run_dir / (f'{cfg.run_name}-sft_step{kind}.pt' if isinstance(kind, int) else f'{cfg.run_name}-sft_{kind}.pt')
 
+def step_checkpoints(cfg: SFTConfig) -> list:
+    "(step, path) of the run's `<run_name>-sft_step{N}.pt` files, oldest first."
+    return sorted((int(p.stem.rsplit('step', 1)[1]), p) for p in cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'))
+
 # %% ../nbs/09_train.ipynb #c035
 class Trainer:
     "One SFT run: model, data, optimizer, schedule, streams, logs and checkpoints."
@@ -397,8 +401,7 @@ def save(self: Trainer, kind) -> Path:
                  'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
                  'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
     if isinstance(kind, int) and self.cfg.keep_last:
-        steps = sorted(self.cfg.run_dir.glob(f'{self.cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]))
-        for old in steps[:-self.cfg.keep_last]: old.unlink()
+        for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: old.unlink()
     return path
 Trainer.save = save
 
@@ -434,12 +437,11 @@ def _readable_step(path: Path) -> int | None:
 def latest_checkpoint(cfg: SFTConfig) -> Path | None:
     "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
     for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink(missing_ok=True)   # under torchrun every process looks
-    steps = sorted(cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'), key=lambda p: int(p.stem.rsplit('step', 1)[1]), reverse=True)
-    newest = next(((p, s) for p in steps if (s := _readable_step(p)) is not None), None)
     final = checkpoint_name(cfg, 'final')
     at = _readable_step(final) if final.exists() else None
-    if at is not None and (newest is None or at >= newest[1]): return final
-    return newest and newest[0]
+    # only step checkpoints beyond the final one are read (usually none): each read loads a whole checkpoint
+    newer = [p for n, p in reversed(step_checkpoints(cfg)) if at is None or n > at]
+    return next((p for p in newer if _readable_step(p) is not None), None if at is None else final)
 
 # %% ../nbs/09_train.ipynb #c047
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
