@@ -5,15 +5,17 @@
 # %% ../nbs/04_masking.ipynb #c003
 from __future__ import annotations
 import hashlib, json, os, time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
+from tqdm.auto import tqdm
 from .data import Example, Turn, SkipRow
 from .tokenizer import segments, segments_of, encode_texts, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
 
 # %% auto #0
-__all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData',
+__all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData', 'encoded_chunks',
            'tokenize_examples', 'check_masking', 'tokenizer_fingerprint', 'data_fingerprint', 'tokenize_cached']
 
 # %% ../nbs/04_masking.ipynb #c006
@@ -98,18 +100,34 @@ class TokenizedData:
         "The rows at indices `rows`, in that order."
         return TokenizedData.from_rows([self.row(i) for i in rows], [self.sources[i] for i in rows])
 
+# %% ../nbs/04_masking.ipynb #c017a
+def encoded_chunks(examples: list, tok, style: str, chunk: int = 2048):
+    "Yield (examples, their segments, the token ids of their text runs), `chunk` rows at a time, in order."
+    bos_prefix(tok)   # its one probe of the tokenizer happens here, never alongside the encoder thread
+    pending = deque()
+    # the Rust encoder releases the GIL: it encodes one chunk on its threads while Python renders the next
+    with ThreadPoolExecutor(1) as encoder:
+        for i in range(0, len(examples), chunk):
+            part = examples[i:i + chunk]
+            segs = segments_of(part, tok, style)
+            pending.append((part, segs, encoder.submit(encode_texts, [s.text for ss in segs for s in ss if not s.ids], tok)))
+            while len(pending) > 1 or (pending and i + chunk >= len(examples)):
+                part, segs, job = pending.popleft()
+                yield part, segs, job.result()
+
 # %% ../nbs/04_masking.ipynb #c018
-def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context') -> TokenizedData:
+def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context', chunk=2048) -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
-    style = resolve_style(style, tok)
+    style, examples, encoded = resolve_style(style, tok), list(examples), []
+    with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk, leave=False) as bar:
+        for part, segs, runs in encoded_chunks(examples, tok, style, chunk):
+            runs = iter(runs)
+            encoded += [encode_segments(ss, tok, runs) for ss in segs]
+            bar.update(len(part))
     skipped, truncated, rows, sources = Counter(), Counter(), [], []
-    segs = segments_of(examples, tok, style)
-    texts = [s.text for ss in segs for s in ss if not s.ids]
-    enc = iter(encode_texts(texts, tok) if texts else [])
-    for ex, ss in zip(examples, segs):
-        ids, trained = encode_segments(ss, tok, enc)
+    for ex, (ids, trained) in zip(examples, encoded):
         try:
-            if len(ids) > max_seq_len:
+            if len(ids) > max_seq_len:   # fitted once the encoder thread is done: fitting calls the tokenizer too
                 ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation)
                 truncated[note] += 1
             if not any(trained): raise SkipRow('no trained tokens')

@@ -220,6 +220,7 @@ def bos_prefix(tok) -> list:
 def encode_texts(texts, tok, chunk: int = 2048) -> list:
     "Token ids of each text, no special tokens added: straight through the Rust batch encoder when it is set to neither truncate nor pad."
     backend, texts = getattr(tok, 'backend_tokenizer', None), list(texts)
+    if not texts: return []
     if backend is None or backend.truncation or backend.padding: return tok(texts, add_special_tokens=False).input_ids
     # in chunks: the encoder's per-token objects for all the texts of 52K Alpaca-sized rows at once would add 0.46 GB to the peak
     return [e.ids for i in range(0, len(texts), chunk) for e in backend.encode_batch_fast(texts[i:i + chunk], add_special_tokens=False)]
@@ -228,7 +229,7 @@ def encode_segments(segs, tok, encoded=None) -> tuple[list, list]:
     "(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from `encoded`, an iterator of runs already tokenized in one batch."
     if encoded is None:
         texts = [s.text for s in segs if not s.ids]
-        encoded = iter(encode_texts(texts, tok) if texts else [])
+        encoded = iter(encode_texts(texts, tok))
     bos = [] if segs and tok.bos_token and segs[0].text.startswith(tok.bos_token) else bos_prefix(tok)
     ids, trained = list(bos), [False] * len(bos)
     for s in segs:
