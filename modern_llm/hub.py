@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_hub.ipynb #c002
 from __future__ import annotations
-import hashlib, json, os, pickle, re, sys, tempfile, time
+import hashlib, json, os, pickle, re, sys, tempfile, time, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -62,12 +62,12 @@ def save_checkpoint(path, **parts) -> Path:
 
 # %% ../nbs/07_hub.ipynb #c010
 def load_checkpoint(path, map_location='cpu') -> dict:
-    "The dict saved by `save_checkpoint`, loaded with `weights_only=True`."
+    "The dict saved by `save_checkpoint`, loaded with `weights_only=True`. Memory-mapped (copy-on-write) unless the file is not a zip archive (legacy, cut short or junk)."
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint '{path}' does not exist; check the path (a run writes "
                                 f"<output_dir>/<run_name>/<run_name>-sft_step<N>.pt and -sft_final.pt)")
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    try: ck = torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
         unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
         if not unsafe: raise CheckpointError(f"{path}: cannot be read; the file is corrupt or not a torch checkpoint. "
