@@ -8,10 +8,10 @@ import hashlib, json, os, pickle, re, sys, tempfile, time, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 from .data import hub_reachable, _offline
 from .model import (ModelConfig, ModernDecoderLM, LMOutput, ROPE_TYPES, attention_mask_4d,
-                              default_positions, rope_inv_freq, shifted_loss)
+                              default_positions, rope_inv_freq)
 from .tokenizer import cache_dir, smollm2_gguf_path, load_tokenizer, resolve_style
 
 # %% auto #0
@@ -226,6 +226,10 @@ class HFCausalLM(nn.Module):
     def isolates_documents(self) -> bool:
         "Whether a block-diagonal 4D mask reaches attention unchanged (SDPA and transformers' mask utilities)."
         return self.config._attn_implementation == 'sdpa' and 'create_causal_mask' in vars(sys.modules[type(self.hf).__module__])
+    @property
+    def scores_trained_only(self) -> bool:
+        "Whether the model takes a boolean `logits_to_keep` mask (it slices with transformers' `slice_logits_to_keep`)."
+        return 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
     def new_cache(self, batch_size: int, max_len: int):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)
@@ -243,10 +247,15 @@ def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=N
             raise PackingError(f"{self.source or type(self.hf).__name__}: this {type(self.hf).__name__} cannot keep packed "
                                f"documents apart (it needs SDPA attention and transformers' mask utilities); set packing=False")
         attention_mask = attention_mask_4d(T, T, attention_mask, doc_ids, input_ids.device)
-    out = self.hf(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache,
-                  use_cache=cache is not None)
-    loss_sum, n = shifted_loss(out.logits, labels, lambda z: z) if labels is not None else (None, None)
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
+    keep = F.pad(labels[:, 1:] != -100, (0, 1)) if labels is not None else None   # positions whose next token is trained
+    sliced = keep is not None and logits == 'none' and self.scores_trained_only
+    out = self.hf(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache,
+                  use_cache=cache is not None, **({'logits_to_keep': keep} if sliced else {}))
+    loss_sum = n = None
+    if keep is not None:
+        scored = out.logits if sliced else out.logits[keep]
+        loss_sum, n = F.cross_entropy(scored.float(), labels[:, 1:][keep[:, :-1]], reduction='sum'), keep.sum()
     return LMOutput({'all': out.logits, 'last': out.logits[:, -1:], 'none': None}[logits], loss_sum, n)
 
 HFCausalLM.forward = _hf_forward
