@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_hub.ipynb #c002
 from __future__ import annotations
-import hashlib, json, os, pickle, re, sys, tempfile, time, zipfile
+import hashlib, inspect, json, os, pickle, re, sys, tempfile, time, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -230,6 +230,10 @@ class HFCausalLM(nn.Module):
     def scores_trained_only(self) -> bool:
         "Whether the model takes a boolean `logits_to_keep` mask (it slices with transformers' `slice_logits_to_keep`)."
         return 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
+    @property
+    def cache_argument(self) -> str:
+        "The name the model's forward takes a KV cache by: `cache`, or `past_key_values` before transformers renamed it."
+        return 'cache' if 'cache' in inspect.signature(self.hf.forward).parameters else 'past_key_values'
     def new_cache(self, batch_size: int, max_len: int):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)
@@ -250,8 +254,8 @@ def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=N
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
     keep = F.pad(labels[:, 1:] != -100, (0, 1)) if labels is not None else None   # positions whose next token is trained
     sliced = keep is not None and logits == 'none' and self.scores_trained_only
-    out = self.hf(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache,
-                  use_cache=cache is not None, **({'logits_to_keep': keep} if sliced else {}))
+    extra = {**({self.cache_argument: cache} if cache is not None else {}), **({'logits_to_keep': keep} if sliced else {})}
+    out = self.hf(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=cache is not None, **extra)
     loss_sum = n = None
     if keep is not None:
         scored = out.logits if sliced else out.logits[keep]
