@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_hub.ipynb #c002
 from __future__ import annotations
-import hashlib, inspect, json, os, pickle, re, sys, tempfile, time, zipfile
+import functools, hashlib, inspect, json, os, pickle, re, sys, tempfile, time, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -234,6 +234,17 @@ class HFCausalLM(nn.Module):
     def cache_argument(self) -> str:
         "The name the model's forward takes a KV cache by: `cache`, or `past_key_values` before transformers renamed it."
         return 'cache' if 'cache' in inspect.signature(self.hf.forward).parameters else 'past_key_values'
+    @functools.cached_property
+    def matmul_params(self) -> int:
+        "Parameters in matrix multiplies: every 2-D weight but the embedding lookups, and the output head once even when tied."
+        lookups = {id(m.weight) for m in self.hf.modules() if isinstance(m, nn.Embedding)}
+        head = self.hf.get_output_embeddings().weight
+        return sum(p.numel() for p in self.hf.parameters() if p.dim() == 2 and id(p) not in lookups) + head.numel() * (id(head) in lookups)
+    def flops_per_token(self, seq_len: int) -> int:
+        "Training FLOPs per token at `seq_len`, counted as for the native model: 6 per matmul parameter, plus attention."
+        c = self.config
+        width = c.num_attention_heads * (getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads)
+        return 6 * self.matmul_params + 12 * c.num_hidden_layers * width * seq_len
     def new_cache(self, batch_size: int, max_len: int):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)

@@ -289,6 +289,11 @@ def flops_per_token(c: ModelConfig, seq_len: int) -> int:
     "Training FLOPs (forward + backward) per token at sequence length `seq_len`."
     return 6 * matmul_params(c) + 12 * c.n_layers * c.n_heads * c.head_dim * seq_len
 
+def _flops_per_token(self: ModernDecoderLM, seq_len: int) -> int:
+    "Training FLOPs per token at `seq_len`: `flops_per_token` of the model's config (the wrapper for other models has its own)."
+    return flops_per_token(self.config, seq_len)
+ModernDecoderLM.flops_per_token = _flops_per_token
+
 def document_flops(c: ModelConfig, doc_lengths) -> int:
     "Training FLOPs of documents of `doc_lengths` tokens, each attending only to itself."
     return sum(int(n) * flops_per_token(c, int(n)) for n in doc_lengths)

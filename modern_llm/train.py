@@ -13,7 +13,7 @@ from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
-from .model import ModernDecoderLM, ModelConfig, document_flops, document_spans, num_params
+from .model import ModernDecoderLM, ModelConfig, document_spans
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 
 # %% auto #0
@@ -113,10 +113,8 @@ def document_lengths(batch: dict) -> list:
     return batch['attention_mask'].sum(1).tolist()
 
 def model_flops(model, micro_batches) -> int:
-    "Useful training FLOPs of `micro_batches`: per document, no padding; 6 × parameters per token for non-native models."
-    lengths = [n for b in micro_batches for n in document_lengths(b)]
-    if isinstance(getattr(model, 'config', None), ModelConfig): return document_flops(model.config, lengths)
-    return 6 * num_params(model) * sum(lengths)
+    "Useful training FLOPs of `micro_batches`: each document at its own length (`model.flops_per_token`), no padding."
+    return sum(n * model.flops_per_token(n) for b in micro_batches for n in document_lengths(b))
 
 def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
