@@ -159,14 +159,27 @@ def _prefixes(ex: Example) -> list:
     need = [r for i, t in enumerate(ex.turns) if t.role != 'user' for r in ((i, True), (i + 1, False))]
     return need + ([(len(ex.turns), True)] if ex.turns[-1].role == 'user' else [])
 
+def _render_batch(tok, examples, keys, gen: bool) -> list:
+    "The texts of the `(example, turns)` `keys` in one call; a conversation the template refuses gets a `DataError` that shows it."
+    chats = [_messages(examples[k], n) for k, n in keys]
+    try: return tok.apply_chat_template(chats, tokenize=False, add_generation_prompt=gen)
+    except Exception:
+        for (k, _), chat in zip(keys, chats):   # on failure only: find the first conversation it refuses
+            try: tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=gen)
+            except Exception as e:
+                ex = examples[k]
+                raise DataError(f"{ex.source or 'data'}: the tokenizer's chat template refuses the conversation that starts "
+                                f"{ex.turns[0].content[:60]!r} ({type(e).__name__}: {e}). Fix or drop such rows, or use "
+                                f"prompt_style='classic'") from None
+        raise
+
 def render_chats(examples, tok) -> list:
     "For each example, `{(turns, generation prompt?): text}` of the prefixes it needs, rendered in batches."
     out = [{} for _ in examples]
     for gen in (True, False):
         keys = [(k, n) for k, ex in enumerate(examples) for n, g in _prefixes(ex) if g == gen]
         if not keys: continue
-        texts = tok.apply_chat_template([_messages(examples[k], n) for k, n in keys], tokenize=False, add_generation_prompt=gen)
-        for (k, n), text in zip(keys, texts): out[k][n, gen] = text
+        for (k, n), text in zip(keys, _render_batch(tok, examples, keys, gen)): out[k][n, gen] = text
     return out
 
 def chat_segments(ex: Example, tok, rendered: dict | None = None) -> list:
