@@ -196,6 +196,14 @@ def load_hf_dir(d: Path, dtype=torch.float32) -> nn.Module:
 class PackingError(ValueError):
     "Packed rows given to a model that cannot keep their documents apart."
 
+@functools.cache
+def _slices_by_mask() -> bool:
+    "Whether transformers' `slice_logits_to_keep` takes a boolean [batch, seq] mask, checked once: one that took positions only would misread it."
+    try:
+        from transformers.modeling_utils import slice_logits_to_keep
+        return slice_logits_to_keep(torch.zeros(1, 2, 1), torch.tensor([[True, False]])).shape == (1, 1)
+    except Exception: return False
+
 class HFCausalLM(nn.Module):
     "A transformers causal LM with the native interface (`forward` -> `LMOutput`, `new_cache`)."
     def __init__(self, hf_model, source: str = ''):
@@ -228,8 +236,8 @@ class HFCausalLM(nn.Module):
         return self.config._attn_implementation == 'sdpa' and 'create_causal_mask' in vars(sys.modules[type(self.hf).__module__])
     @property
     def scores_trained_only(self) -> bool:
-        "Whether the model takes a boolean `logits_to_keep` mask (it slices with transformers' `slice_logits_to_keep`)."
-        return 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
+        "Whether the model takes a boolean `logits_to_keep` mask (it slices with a `slice_logits_to_keep` that accepts one)."
+        return _slices_by_mask() and 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
     @property
     def cache_argument(self) -> str:
         "The name the model's forward takes a KV cache by: `cache`, or `past_key_values` before transformers renamed it."
@@ -241,10 +249,11 @@ class HFCausalLM(nn.Module):
         head = self.hf.get_output_embeddings().weight
         return sum(p.numel() for p in self.hf.parameters() if p.dim() == 2 and id(p) not in lookups) + head.numel() * (id(head) in lookups)
     def flops_per_token(self, seq_len: int) -> int:
-        "Training FLOPs per token at `seq_len`, counted as for the native model: 6 per matmul parameter, plus attention."
+        "Training FLOPs per token at `seq_len`, as for the native model: 6 per matmul parameter, plus attention where the config gives its shape."
         c = self.config
-        width = c.num_attention_heads * (getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads)
-        return 6 * self.matmul_params + 12 * c.num_hidden_layers * width * seq_len
+        heads, layers = getattr(c, 'num_attention_heads', None), getattr(c, 'num_hidden_layers', None)
+        if not (heads and layers): return 6 * self.matmul_params
+        return 6 * self.matmul_params + 12 * layers * heads * (getattr(c, 'head_dim', None) or c.hidden_size // heads) * seq_len
     def new_cache(self, batch_size: int, max_len: int):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)
