@@ -238,7 +238,7 @@ class HFCausalLM(nn.Module):
     def scores_trained_only(self) -> bool:
         "Whether the model takes a boolean `logits_to_keep` mask (it slices with a `slice_logits_to_keep` that accepts one)."
         return _slices_by_mask() and 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
-    @property
+    @functools.cached_property
     def cache_argument(self) -> str:
         "The name the model's forward takes a KV cache by: `cache`, or `past_key_values` before transformers renamed it."
         return 'cache' if 'cache' in inspect.signature(self.hf.forward).parameters else 'past_key_values'
