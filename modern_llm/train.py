@@ -437,7 +437,7 @@ def latest_checkpoint(cfg: SFTConfig) -> Path | None:
     for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink(missing_ok=True)   # under torchrun every process looks
     final = checkpoint_name(cfg, 'final')
     at = _readable_step(final) if final.exists() else None
-    # only step checkpoints beyond the final one are read (usually none): each read loads a whole checkpoint
+    # only step checkpoints beyond the final one are opened (usually none); each opening is memory-mapped and cheap
     newer = [p for n, p in reversed(step_checkpoints(cfg)) if at is None or n > at]
     return next((p for p in newer if _readable_step(p) is not None), None if at is None else final)
 
