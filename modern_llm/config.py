@@ -48,6 +48,13 @@ class SFTConfig:
     mixed_precision: str = 'auto'         # 'auto': bf16 where the device computes it natively, else fp32
     device: str = 'auto'                  # 'auto': cuda when available, else cpu
     gradient_checkpointing: bool = False
+    finetune: str = 'full'                # 'lora': low-rank adapters on a frozen base; 'qlora': the same on a 4-bit NF4 base
+    lora_r: int = 16                      # rank of each adapter
+    lora_alpha: float = 32                # the update is scaled by lora_alpha / lora_r
+    lora_dropout: float = 0.05
+    lora_targets: list | None = None      # None: every linear projection of the blocks (q, k, v, o, gate, up, down)
+    use_dora: bool = False                # DoRA: a learned magnitude per output feature beside the low-rank direction
+    check_memory: bool = True             # refuse a run whose memory plan does not fit the device (--force skips it)
     curriculum: bool = False              # first epoch ordered short-to-long (easy to hard)
     nonfinite_patience: int = 5           # stop after this many non-finite losses in a row (each is skipped)
     pretrain_mix_fraction: float = 0.0    # 0.1-0.2 of batches of plain text guards against forgetting
@@ -72,14 +79,15 @@ class SFTConfig:
 
 # %% ../nbs/00_config.ipynb #c010
 CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
-               mixed_precision=('auto', 'bf16', 'fp32'))
+               mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
               micro_batch_size=(1, None, True), max_seq_len=(16, None, True), pad_to_multiple_of=(1, None, True),
               weight_decay=(0, None, True), warmup_steps=(0, None, True), grad_clip=(0, None, False),
               save_every=(1, None, True), eval_every=(1, None, True), log_every=(1, None, True), keep_last=(1, None, True),
               early_stopping_patience=(1, None, True), nonfinite_patience=(1, None, True),
-              pretrain_mix_fraction=(0, 1, True), sft_max_steps=(1, None, True))
+              pretrain_mix_fraction=(0, 1, True), sft_max_steps=(1, None, True), lora_r=(1, None, True),
+              lora_alpha=(0, None, False), lora_dropout=(0, 1, True))
 
 # %% ../nbs/00_config.ipynb #c012
 def _check_type(cfg, f):
@@ -115,6 +123,9 @@ def validate(cfg: SFTConfig) -> SFTConfig:
         raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps; got {cfg.device!r}")
     if not cfg.sft_datasets or not all(isinstance(d, str) and d.strip() for d in cfg.sft_datasets):
         raise ConfigError(f"config key 'sft_datasets' must be a non-empty list of dataset names, got {cfg.sft_datasets!r}")
+    if cfg.lora_targets is not None and (not cfg.lora_targets or not all(isinstance(t, str) and t for t in cfg.lora_targets)):
+        raise ConfigError(f"config key 'lora_targets' must be null (every projection) or a non-empty list of module names, "
+                          f"e.g. ['q', 'v']; got {cfg.lora_targets!r}")
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018
@@ -130,6 +141,9 @@ PRESETS = {
                 sft_datasets=['tatsu-lab/alpaca', 'databricks/databricks-dolly-15k', 'Open-Orca/OpenOrca:50000'],
                 sft_max_steps=10000, sft_batch_size=32, micro_batch_size=16, warmup_steps=200),
 }
+PRESETS['local-lora'] = {**PRESETS['local'], 'run_name': 'local-lora', 'finetune': 'lora', 'sft_lr': 5e-4}
+PRESETS['gpu-qlora'] = {**PRESETS['gpu'], 'run_name': 'gpu-qlora', 'base_model': 'HuggingFaceTB/SmolLM2-1.7B', 'finetune': 'qlora',
+                        'sft_lr': 2e-4, 'micro_batch_size': 8, 'gradient_checkpointing': True}
 
 # %% ../nbs/00_config.ipynb #c019
 def _closest(word, options):
