@@ -8,6 +8,7 @@ import hashlib, json
 from pathlib import Path
 import torch, torch.nn as nn
 from .config import ConfigError, SFTConfig
+from .hub import HF_NAMES, CheckpointError, ModelLoadError, rename
 
 # %% auto #0
 __all__ = ['projection_names', 'target_names', 'lora_config', 'inject_lora', 'lora_param_count', 'nf4_linear',
@@ -122,11 +123,11 @@ def adapter_state(model: nn.Module) -> dict:
 
 # %% ../nbs/08a_adapters.ipynb #c037
 def load_adapter_state(model: nn.Module, state: dict, source: str = 'checkpoint'):
-    "Copy `state` (from `adapter_state`) into `model`'s adapters; a `ValueError` naming `source` if they do not match."
+    "Copy `state` (from `adapter_state`) into `model`'s adapters; a `CheckpointError` naming `source` if they do not match."
     mine = set(adapter_state(model))
     if set(state) != mine:
         extra, missing = sorted(set(state) - mine)[:3], sorted(mine - set(state))[:3]
-        raise ValueError(f'{source}: its adapter tensors do not fit this model (unexpected {extra}, missing {missing}); '
+        raise CheckpointError(f'{source}: its adapter tensors do not fit this model (unexpected {extra}, missing {missing}); '
                          f'was it trained with other lora_targets, lora_r or use_dora?')
     model.load_state_dict(state, strict=False)
 
@@ -141,7 +142,7 @@ def merge_adapters(model: nn.Module) -> nn.Module:
     return model
 
 # %% ../nbs/08a_adapters.ipynb #c043
-class BaseMismatch(ValueError):
+class BaseMismatch(ModelLoadError):
     "An adapter checkpoint whose base model is not the one it was trained on."
 
 def check_base(record: dict, fingerprint: str, source: str):
@@ -164,7 +165,6 @@ def model_from_adapter(ck: dict, source, load_base) -> nn.Module:
 # %% ../nbs/08a_adapters.ipynb #c045
 def peft_names(name: str, native: bool) -> str:
     "The key PEFT saves for our adapter tensor `name` (e.g. 'layers.0.attn.q.lora_A.default.weight')."
-    from modern_llm.hub import HF_NAMES, rename
     module, _, tail = name.partition('.lora_')
     module = rename(module + '.weight', HF_NAMES).removesuffix('.weight') if native else module.removeprefix('hf.')
     kind = tail.split('.')[0]                                 # A, B or magnitude_vector

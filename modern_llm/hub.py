@@ -103,7 +103,10 @@ def native_from_state(cfg: ModelConfig, state: dict) -> ModernDecoderLM:
 
 # %% ../nbs/07_hub.ipynb #c016
 def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
-    "The model stored in a loaded checkpoint dict."
+    "The model stored in a loaded checkpoint dict; for an adapter checkpoint, its base with the adapter merged in."
+    if ck.get('adapter'):
+        from modern_llm.adapters import model_from_adapter   # adapters build on this module, so they are imported when needed
+        return model_from_adapter(ck, source, load_model)
     if 'model_state' not in ck or 'model_config' not in ck:
         raise CheckpointError(f"{source}: has no 'model_state'/'model_config'; it is not a model checkpoint")
     cfg = ck['model_config']
@@ -283,6 +286,14 @@ def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=N
     return LMOutput({'all': out.logits, 'last': out.logits[:, -1:], 'none': None}[logits], loss_sum, n)
 
 HFCausalLM.forward = _hf_forward
+
+# %% ../nbs/07_hub.ipynb #c030b
+def _set_checkpointing(self: HFCausalLM, on: bool):
+    if on: self.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+    else: self.hf.gradient_checkpointing_disable()
+
+HFCausalLM.gradient_checkpointing = property(lambda self: self.hf.is_gradient_checkpointing, _set_checkpointing,
+                                             doc="Whether transformers recomputes the blocks' activations in the backward pass.")
 
 # %% ../nbs/07_hub.ipynb #c032
 def _unpermute(w, n_head: int):

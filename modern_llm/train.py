@@ -15,6 +15,7 @@ from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
+from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'Dist', 'dist_env', 'check_world',
@@ -330,17 +331,28 @@ class Trainer:
             pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
             # the data is rendered in the model's own prompt style, which inference will use too
             self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
-        self.model, self.tok, self.tokenizer_name = pre.model.to(self.device).train(), pre.tokenizer, pre.tokenizer_name
+        self.amp = autocast_dtype(cfg, self.device)
+        self.adapter = self._adapter_record(pre.model)   # None for full fine-tuning
+        self.model = add_adapters(pre.model, self.adapter or {'finetune': 'full'}, self.device, self.amp).train()
+        self.tok, self.tokenizer_name = pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
         # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
         self.parallel = self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None, broadcast_buffers=False)
-        self.amp = autocast_dtype(cfg, self.device)
         self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)
         self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
         self._setup_text(pre.tokenizer)
+
+# %% ../nbs/09_train.ipynb #c035b
+def _adapter_record(self: Trainer, base) -> dict | None:
+    cfg = self.cfg
+    if cfg.finetune == 'full': return None
+    path = Path(cfg.base_model).expanduser()
+    spec = str(path.resolve()) if path.exists() else cfg.base_model
+    return {**adapter_spec(base, cfg), 'base': {'model': spec, 'fingerprint': weights_fingerprint(base)}}
+Trainer._adapter_record = _adapter_record
 
 # %% ../nbs/09_train.ipynb #c037
 def _setup_text(self: Trainer, tok):
@@ -392,7 +404,8 @@ def save(self: Trainer, kind) -> Path:
         optimizer_state=self.opt.state_dict(), scheduler_state=self.sched.state_dict(), rng=rng_state(),
         data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
                     'text': self.text_stream.state_dict() if self.text_stream else None})
-    path = save_checkpoint(checkpoint_name(self.cfg, kind), model_state=self.model.state_dict(),
+    model = {'model_state': adapter_state(self.model), 'adapter': self.adapter} if self.adapter else {'model_state': self.model.state_dict()}
+    path = save_checkpoint(checkpoint_name(self.cfg, kind), **model,
         model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
         tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
         metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
@@ -404,7 +417,8 @@ def save(self: Trainer, kind) -> Path:
 Trainer.save = save
 
 # %% ../nbs/09_train.ipynb #c043
-RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model')
+RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model',
+               'finetune', 'lora_r', 'lora_alpha', 'lora_targets', 'use_dora')
 
 def resume(self: Trainer, path):
     "Continue from checkpoint `path` exactly where it stopped."
@@ -413,7 +427,10 @@ def resume(self: Trainer, path):
     diff = [k for k in RESUME_KEYS if then.get(k) != json.loads(json.dumps(getattr(self.cfg, k)))]
     if diff: raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
                               + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff) + ')')
-    self.model.load_state_dict(ck['model_state'])
+    if self.adapter:
+        check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
+        load_adapter_state(self.model, ck['model_state'], str(path))
+    else: self.model.load_state_dict(ck['model_state'])
     self.opt.load_state_dict(ck['optimizer_state']); self.sched.load_state_dict(ck['scheduler_state'])
     self.step, m = ck['step'], ck['metrics']
     self.history, self.monitor.bad_evals = list(m['history']), m.get('bad_evals', 0)
