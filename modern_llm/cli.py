@@ -10,13 +10,15 @@ from .config import ConfigError, PRESETS, load_config, save_config
 from .data import DataError
 
 # %% auto #0
-__all__ = ['OVERRIDES', 'STAGES', 'config_from_args', 'cmd_data', 'cmd_sft', 'cmd_generate', 'cmd_eval', 'cmd_export',
+__all__ = ['OVERRIDES', 'STAGES', 'config_from_args', 'cmd_data', 'cmd_sft', 'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_plan',
            'cmd_bench', 'cmd_pipeline', 'parser', 'main']
 
 # %% ../nbs/13_cli.ipynb #c006
 OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft_lr', 'batch_size': 'sft_batch_size',
              'micro_batch_size': 'micro_batch_size', 'output_dir': 'output_dir', 'run_name': 'run_name',
-             'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed'}
+             'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed',
+             'finetune': 'finetune', 'lora_r': 'lora_r', 'lora_alpha': 'lora_alpha', 'lora_dropout': 'lora_dropout',
+             'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing'}
 
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
@@ -26,8 +28,13 @@ def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--tokenizer', help="tokenizer if not the base model's")
     p.add_argument('--eval-split', help='fraction of the training rows to hold out (e.g. 0.05), or an eval dataset spec')
     for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
-                      ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str)]:
+                      ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str), ('lora-r', int),
+                      ('lora-alpha', float), ('lora-dropout', float)]:
         p.add_argument(f'--{flag}', type=typ)
+    p.add_argument('--finetune', choices=('full', 'lora', 'qlora'), help='train every weight, or LoRA adapters on a frozen (qlora: 4-bit) base')
+    p.add_argument('--lora-targets', type=lambda s: [t.strip() for t in s.split(',')], help='comma-separated projections to adapt, e.g. q,v (default: all)')
+    p.add_argument('--dora', action='store_const', const=True, help='DoRA: learn a magnitude per output feature as well')
+    p.add_argument('--gradient-checkpointing', action='store_const', const=True, help='recompute activations in the backward pass')
 
 # %% ../nbs/13_cli.ipynb #c007
 def config_from_args(args):
@@ -68,6 +75,7 @@ def cmd_sft(args) -> int:
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.train import run_sft, dist_env
     cfg = config_from_args(args)
+    if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)   # pipeline's --force means redo
     if args.resume: cfg = dataclasses.replace(cfg, resume_from=_resolved_resume(cfg, args.resume))
     final = run_sft(cfg)
     if dist_env().main: print(final)
@@ -101,10 +109,41 @@ def cmd_eval(args) -> int:
     print(summary_table(rep)); print(f'wrote {out}/eval.json, samples.md and eval_accuracy.png')
     return 0
 
+def _adapter_of(spec) -> dict | None:
+    from modern_llm.hub import resolve_model_spec, load_checkpoint
+    kind, where = resolve_model_spec(spec)
+    return load_checkpoint(where).get('adapter') if kind == 'pt' else None
+
 def cmd_export(args) -> int:
-    from modern_llm.hub import load_pretrained, export_hf
+    "Write a model as a transformers directory (adapters merged), or an adapter checkpoint as a PEFT adapter directory."
+    from modern_llm.hub import load_pretrained, load_checkpoint, export_hf
+    adapter = _adapter_of(args.model)
+    if args.format == 'adapter':
+        from modern_llm.adapters import export_adapter
+        if not adapter: raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); export it with --format hf')
+        print(export_adapter(load_checkpoint(args.model), args.out)); return 0
     pre = load_pretrained(args.model)
+    if adapter: print(f"merged the {adapter['finetune']} adapter into {'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'} "
+                      f"({adapter['base']['model']})", file=sys.stderr)
     print(export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style))
+    return 0
+
+# %% ../nbs/13_cli.ipynb #c016b
+def cmd_plan(args) -> int:
+    "Print the memory plan of the config for its base model (or `--shape`), against this device or `--memory-gb`."
+    from modern_llm.memory import SHAPES, memory_plan, model_shape, format_plan, cheapest_fit
+    from modern_llm.train import pick_device, autocast_dtype
+    cfg = config_from_args(args)
+    if args.shape and args.shape not in SHAPES: raise ConfigError(f"unknown --shape '{args.shape}'; known: {', '.join(SHAPES)}")
+    shape = SHAPES[args.shape] if args.shape else model_shape(cfg.base_model)
+    if shape is None: raise ConfigError(f"the shape of '{cfg.base_model}' cannot be read offline; pass --shape with one of {', '.join(SHAPES)}")
+    device = pick_device(cfg)
+    bf16, available = autocast_dtype(cfg, device) is not None, args.memory_gb * 1e9 if args.memory_gb else None
+    plan = memory_plan(cfg, shape, device, bf16, available)
+    print(format_plan(plan, f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, {cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
+                            f"{'bf16 autocast' if bf16 else 'fp32'}{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"))
+    fix = None if plan.fits else cheapest_fit(cfg, shape, device, bf16, available)
+    if fix: print(f'cheapest change that fits: {fix[0]} ({fix[1].total / 1e9:.1f} GB)')
     return 0
 
 # %% ../nbs/13_cli.ipynb #c018
@@ -139,9 +178,15 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
     for name, func, help in [('sft', cmd_sft, 'fine-tune a model on instruction data'),
                              ('data', cmd_data, 'prepare and profile the data of a config'),
-                             ('pipeline', cmd_pipeline, 'run the training stages in order, skipping finished ones')]:
+                             ('pipeline', cmd_pipeline, 'run the training stages in order, skipping finished ones'),
+                             ('plan', cmd_plan, "print a config's memory plan without loading weights")]:
         s = sub.add_parser(name, help=help); _config_args(s); s.set_defaults(func=func)
-        if name == 'sft': s.add_argument('--resume', help="checkpoint to continue from, or 'auto' for the run's newest")
+        if name == 'sft':
+            s.add_argument('--resume', help="checkpoint to continue from, or 'auto' for the run's newest")
+            s.add_argument('--force', action='store_true', help='start even if the memory plan says the run will not fit')
+        if name == 'plan':
+            s.add_argument('--shape', help='plan for a named model shape instead of the base model')
+            s.add_argument('--memory-gb', type=float, help="plan for a device with this much memory instead of this one's")
         if name == 'pipeline':
             s.add_argument('--stage', default='sft', choices=('all',) + STAGES); s.add_argument('--force', action='store_true')
     g = sub.add_parser('generate', help='answer an instruction with a model'); g.set_defaults(func=cmd_generate)
@@ -154,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument('--limit', type=int, help='tasks per family'); e.add_argument('--config', help='config whose held-out split to score')
     x = sub.add_parser('export', help='write a Hugging Face model directory'); x.set_defaults(func=cmd_export)
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
+    x.add_argument('--format', choices=('hf', 'adapter'), default='hf', help='hf: a transformers model directory (adapters merged); adapter: a PEFT adapter directory')
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")

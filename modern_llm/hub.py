@@ -18,9 +18,9 @@ from .tokenizer import cache_dir, smollm2_gguf_path, load_tokenizer, resolve_sty
 __all__ = ['FORMAT_VERSION', 'HF_NAMES', 'GGUF_NAMES', 'GGUF_CONVERSION', 'MODEL_ALIASES', 'CLASSIC_CHAT_TEMPLATE',
            'ModelLoadError', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'model_config_dict', 'save_model',
            'native_from_state', 'model_from_checkpoint', 'rename', 'NotNative', 'config_from_hf', 'hf_config',
-           'load_hf_dir', 'PackingError', 'HFCausalLM', 'read_gguf', 'save_safetensors', 'load_safetensors',
-           'load_gguf', 'resolve_model_spec', 'hub_snapshot', 'load_model', 'check_vocab', 'Pretrained',
-           'load_pretrained', 'export_hf']
+           'load_hf_dir', 'PackingError', 'HFCausalLM', 'gguf_config', 'read_gguf', 'save_safetensors',
+           'load_safetensors', 'load_gguf', 'resolve_model_spec', 'hub_snapshot', 'load_model', 'check_vocab',
+           'Pretrained', 'load_pretrained', 'export_hf']
 
 # %% ../nbs/07_hub.ipynb #c004
 class ModelLoadError(ValueError):
@@ -304,6 +304,20 @@ def _gguf_field(reader, key, default=None):
     f = reader.fields.get(key)
     return default if f is None else f.contents()
 
+# %% ../nbs/07_hub.ipynb #c035a
+def gguf_config(r) -> ModelConfig:
+    "The native config of a llama-architecture `gguf.GGUFReader`, from its metadata and tensor shapes alone (no weights are read)."
+    g = lambda k, d=None: _gguf_field(r, f'llama.{k}', d)
+    tok = lambda k: _gguf_field(r, f'tokenizer.ggml.{k}_token_id')
+    shapes = {t.name: [int(s) for s in reversed(t.shape)] for t in r.tensors}   # GGUF lists dimensions innermost first
+    n_heads, d_model = g('attention.head_count'), g('embedding_length')
+    return ModelConfig(vocab_size=shapes['token_embd.weight'][0], d_model=d_model, n_layers=g('block_count'), n_heads=n_heads,
+                       n_kv_heads=g('attention.head_count_kv', n_heads), d_ff=g('feed_forward_length'),
+                       head_dim=g('attention.key_length', d_model // n_heads), rope_theta=float(g('rope.freq_base', 10000.0)),
+                       norm_eps=float(g('attention.layer_norm_rms_epsilon')), max_seq_len=g('context_length'),
+                       tie_embeddings='output.weight' not in shapes, bos_token_id=tok('bos'), eos_token_id=tok('eos'),
+                       pad_token_id=tok('padding'))
+
 # %% ../nbs/07_hub.ipynb #c036
 def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
     "Config and fp32 weights (native names) of a llama-architecture GGUF file; `NotNative(arch)` for other architectures."
@@ -315,25 +329,17 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
                                                 f'download it again') from None
     arch = _gguf_field(r, 'general.architecture')
     if arch != 'llama': raise NotNative(arch)
-    g = lambda k, d=None: _gguf_field(r, f'llama.{k}', d)
     if any(t.name == 'rope_freqs.weight' for t in r.tensors):
         raise ModelLoadError(f'{path}: stores Llama 3.1 RoPE frequency factors, which modern_llm does not read from GGUF; '
                              f'load the Hugging Face version of the model instead')
     print(f'converting {path.name} (once: the result is cached) ...', flush=True)
-    n_heads, d_model = g('attention.head_count'), g('embedding_length')
-    n_kv = g('attention.head_count_kv', n_heads)
+    cfg = gguf_config(r)
     state = {}
     for t in tqdm(r.tensors, desc=f'dequantising {path.name}', leave=False):
         w = gguf.dequantize(t.data, t.tensor_type).astype('float32').reshape([int(s) for s in reversed(t.shape)])
-        if '.attn_q.' in t.name: w = _unpermute(w, n_heads)
-        if '.attn_k.' in t.name: w = _unpermute(w, n_kv)
+        if '.attn_q.' in t.name: w = _unpermute(w, cfg.n_heads)
+        if '.attn_k.' in t.name: w = _unpermute(w, cfg.n_kv_heads)
         state[rename(t.name, GGUF_NAMES, to_native=True)] = torch.from_numpy(w.copy())
-    tok = lambda k: _gguf_field(r, f'tokenizer.ggml.{k}_token_id')
-    cfg = ModelConfig(vocab_size=state['embed.weight'].shape[0], d_model=d_model, n_layers=g('block_count'), n_heads=n_heads,
-                      n_kv_heads=n_kv, d_ff=g('feed_forward_length'), head_dim=g('attention.key_length', d_model // n_heads),
-                      rope_theta=float(g('rope.freq_base', 10000.0)), norm_eps=float(g('attention.layer_norm_rms_epsilon')),
-                      max_seq_len=g('context_length'), tie_embeddings='lm_head.weight' not in state,
-                      bos_token_id=tok('bos'), eos_token_id=tok('eos'), pad_token_id=tok('padding'))
     return cfg, state
 
 # %% ../nbs/07_hub.ipynb #c038

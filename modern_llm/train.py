@@ -15,6 +15,7 @@ from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
+from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
 
 # %% auto #0
@@ -327,11 +328,14 @@ class Trainer:
         self.cfg, self.device = cfg, pick_device(cfg, self.dist.local_rank)
         init_distributed(self.dist, self.device)
         self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
+        self.amp = autocast_dtype(cfg, self.device)
+        # before any weights load: a run that cannot fit fails here, in seconds
+        shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model) if cfg.check_memory else None
+        if cfg.check_memory and shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
         with main_first(self.dist):
             pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
             # the data is rendered in the model's own prompt style, which inference will use too
             self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
-        self.amp = autocast_dtype(cfg, self.device)
         self.adapter = self._adapter_record(pre.model)   # None for full fine-tuning
         self.model = add_adapters(pre.model, self.adapter or {'finetune': 'full'}, self.device, self.amp).train()
         self.tok, self.tokenizer_name = pre.tokenizer, pre.tokenizer_name
