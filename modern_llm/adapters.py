@@ -107,7 +107,7 @@ def add_adapters(model: nn.Module, spec: dict, device, compute_dtype=None) -> nn
     if spec['finetune'] == 'qlora': quantize_projections(model, device, compute_dtype or torch.float32)
     return inject_lora(model, spec).to(device)
 
-# %% ../nbs/08a_adapters.ipynb #c034
+# %% ../nbs/08a_adapters.ipynb #c036
 def weights_fingerprint(model: nn.Module) -> str:
     "A short hash of `model`'s weights: each tensor's name, shape and a strided sample of its values, in FP32."
     h = hashlib.sha256()
@@ -121,7 +121,7 @@ def adapter_state(model: nn.Module) -> dict:
     "The adapter tensors of `model` (PEFT's `lora_` weights and DoRA magnitudes), by their names in `model`."
     return {n: t.detach() for n, t in model.state_dict().items() if '.lora_' in n}
 
-# %% ../nbs/08a_adapters.ipynb #c037
+# %% ../nbs/08a_adapters.ipynb #c039
 def load_adapter_state(model: nn.Module, state: dict, source: str = 'checkpoint'):
     "Copy `state` (from `adapter_state`) into `model`'s adapters; a `CheckpointError` naming `source` if they do not match."
     mine = set(adapter_state(model))
@@ -131,7 +131,7 @@ def load_adapter_state(model: nn.Module, state: dict, source: str = 'checkpoint'
                          f'was it trained with other lora_targets, lora_r or use_dora?')
     model.load_state_dict(state, strict=False)
 
-# %% ../nbs/08a_adapters.ipynb #c040
+# %% ../nbs/08a_adapters.ipynb #c042
 def merge_adapters(model: nn.Module) -> nn.Module:
     "Fold every LoRA/DoRA adapter into its (non-quantized) base layer and remove the adapter layers, in place."
     from peft.tuners.tuners_utils import BaseTunerLayer
@@ -141,7 +141,7 @@ def merge_adapters(model: nn.Module) -> nn.Module:
             _replace(model, name, m.get_base_layer())
     return model
 
-# %% ../nbs/08a_adapters.ipynb #c043
+# %% ../nbs/08a_adapters.ipynb #c045
 class BaseMismatch(ModelLoadError):
     "An adapter checkpoint whose base model is not the one it was trained on."
 
@@ -162,7 +162,7 @@ def model_from_adapter(ck: dict, source, load_base) -> nn.Module:
     load_adapter_state(model, ck['model_state'], str(source))
     return merge_adapters(model).eval()
 
-# %% ../nbs/08a_adapters.ipynb #c045
+# %% ../nbs/08a_adapters.ipynb #c047
 def peft_names(name: str, native: bool) -> str:
     "The key PEFT saves for our adapter tensor `name` (e.g. 'layers.0.attn.q.lora_A.default.weight')."
     module, _, tail = name.partition('.lora_')
@@ -170,7 +170,7 @@ def peft_names(name: str, native: bool) -> str:
     kind = tail.split('.')[0]                                 # A, B or magnitude_vector
     return f'base_model.model.{module}.lora_{kind}' + ('' if kind == 'magnitude_vector' else '.weight')
 
-# %% ../nbs/08a_adapters.ipynb #c048
+# %% ../nbs/08a_adapters.ipynb #c050
 def export_adapter(ck: dict, out_dir) -> Path:
     "Write adapter checkpoint `ck` as a PEFT adapter directory (`adapter_config.json`, `adapter_model.safetensors`)."
     from safetensors.torch import save_file

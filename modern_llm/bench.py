@@ -14,11 +14,11 @@ import torch
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['ONSETS', 'VOWELS', 'DTYPE_NAMES', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows', 'BenchResult',
-           'StepLog', 'BenchSpec', 'bench_pretrained', 'prepare', 'fastest_dtype', 'rows_per_step', 'run_ours',
-           'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run_plain', 'batch_documents', 'trl_dataset',
-           'run_trl', 'child_main', 'run_isolated', 'machine_line', 'bench', 'merge_rounds', 'bench_table',
-           'preprocessing_speed', 'bench_main']
+__all__ = ['ONSETS', 'VOWELS', 'DTYPE_NAMES', 'LORA', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows',
+           'BenchResult', 'StepLog', 'BenchSpec', 'bench_pretrained', 'prepare', 'fastest_dtype', 'rows_per_step',
+           'run_ours', 'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run_plain', 'batch_documents',
+           'trl_dataset', 'run_trl', 'child_main', 'run_isolated', 'machine_line', 'bench', 'merge_rounds',
+           'bench_table', 'preprocessing_speed', 'bench_main']
 
 # %% ../nbs/15_bench.ipynb #c006
 ONSETS = 'b c d f g h l m n p r s t v w br ch cr pl st th tr sh'.split()
@@ -146,11 +146,14 @@ def fastest_dtype(device: torch.device) -> torch.dtype:
 DTYPE_NAMES = {torch.float32: 'fp32', torch.bfloat16: 'bf16'}
 
 # %% ../nbs/15_bench.ipynb #c019
+# the adapters both LoRA contenders train: the same rank, scale, dropout and projections
+LORA = dict(lora_r=16, lora_alpha=32, lora_dropout=0.05)
+
 def rows_per_step(spec: BenchSpec, mean_length: float) -> int:
     "Packed rows of `max_len` that hold about `examples_per_step` examples of `mean_length` tokens."
     return max(1, round(spec.examples_per_step * mean_length / spec.max_len))
 
-def run_ours(spec: BenchSpec) -> BenchResult:
+def run_ours(spec: BenchSpec, finetune: str = 'full') -> BenchResult:
     from modern_llm.config import SFTConfig
     from modern_llm.train import Trainer, train_step
     dtype = fastest_dtype(spec.torch_device)
@@ -158,7 +161,7 @@ def run_ours(spec: BenchSpec) -> BenchResult:
         cfg = SFTConfig(run_name='bench-ours', output_dir=out, base_model=spec.model, sft_datasets=[str(spec.data_path)],
                         eval_fraction=0.0, sft_lr=spec.lr, sft_max_steps=spec.warmup + spec.steps, max_seq_len=spec.max_len,
                         sft_batch_size=1, micro_batch_size=1, warmup_steps=0, forgetting_monitor=False, seed=spec.seed,
-                        mixed_precision=DTYPE_NAMES[dtype], device=str(spec.torch_device))
+                        mixed_precision=DTYPE_NAMES[dtype], device=str(spec.torch_device), finetune=finetune, **LORA)
         tr = Trainer(cfg, bench_pretrained(spec), quiet=True)
         n = rows_per_step(spec, float(tr.data.train.lengths.mean()))
         tr.stream = tr.data.stream(dataclasses.replace(cfg, sft_batch_size=n, micro_batch_size=n))
@@ -166,7 +169,8 @@ def run_ours(spec: BenchSpec) -> BenchResult:
         for _ in range(spec.warmup + spec.steps):
             r = train_step(tr.model, [next(tr.stream)], tr.opt, tr.sched, tr.device, tr.amp, cfg.grad_clip)
             log.step(r['real_tokens'], r['padded_tokens'], r['flops'])
-    return log.result(name='ours', setup=f'modern_llm, BFD packing into {n}×{spec.max_len}, per-document attention',
+    lora = f', LoRA r={LORA["lora_r"]} on every projection' if finetune == 'lora' else ''
+    return log.result(name='ours' + ('-lora' if finetune == 'lora' else ''), setup=f'modern_llm, BFD packing into {n}×{spec.max_len}, per-document attention{lora}',
                       dtype=DTYPE_NAMES[dtype])
 
 # %% ../nbs/15_bench.ipynb #c021
@@ -218,6 +222,7 @@ TRL_VARIANTS = {
     'trl-packed': lambda fast, k, n: dict(per_device_train_batch_size=n, gradient_checkpointing=False, bf16=fast == torch.bfloat16,
                                           packing=True, packing_strategy='bfd'),
 }
+TRL_VARIANTS['trl-lora'] = TRL_VARIANTS['trl-packed']   # with a PEFT LoraConfig of our adapters' rank, scale and projections
 
 def batch_documents(b: dict) -> tuple:
     "(real tokens, padded tokens, document lengths) of a transformers batch, padded or packed without padding."
@@ -258,7 +263,13 @@ def run_trl(spec: BenchSpec, variant: str) -> BenchResult:
                          weight_decay=0.01, adam_beta2=0.95, max_grad_norm=1.0, max_length=spec.max_len, save_strategy='no',
                          report_to='none', disable_tqdm=True, logging_strategy='no', seed=spec.seed, use_cpu=device.type == 'cpu',
                          dataloader_num_workers=0, **own)
-        trainer = SFTTrainer(model=hf_model(spec), args=args, train_dataset=trl_dataset(spec), processing_class=tok, callbacks=[Timer()])
+        peft = None
+        if variant == 'trl-lora':
+            from peft import LoraConfig
+            peft = LoraConfig(r=LORA['lora_r'], lora_alpha=LORA['lora_alpha'], lora_dropout=LORA['lora_dropout'], task_type='CAUSAL_LM',
+                              target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+        trainer = SFTTrainer(model=hf_model(spec), args=args, train_dataset=trl_dataset(spec), processing_class=tok, callbacks=[Timer()],
+                             peft_config=peft)
         collate = trainer.data_collator
         def counting(examples):
             b = collate(examples); counts.append(batch_documents(b)); return b
@@ -267,11 +278,13 @@ def run_trl(spec: BenchSpec, variant: str) -> BenchResult:
         trainer.train()
     setup = ', '.join(f'{k}={v}' for k, v in own.items())
     gc = args.gradient_checkpointing
-    return log.result(name=variant, setup=f'TRL SFTTrainer: {setup}' + (', gradient checkpointing' if gc else ''),
+    lora = f", PEFT LoRA r={LORA['lora_r']} on every projection" if peft else ''
+    return log.result(name=variant, setup=f'TRL SFTTrainer: {setup}' + (', gradient checkpointing' if gc else '') + lora,
                       dtype='bf16' if args.bf16 else 'fp32')
 
 # %% ../nbs/15_bench.ipynb #c027
-CONTENDERS = {'ours': run_ours, 'plain': run_plain, **{v: (lambda spec, v=v: run_trl(spec, v)) for v in TRL_VARIANTS}}
+CONTENDERS = {'ours': run_ours, 'ours-lora': lambda spec: run_ours(spec, 'lora'), 'plain': run_plain,
+              **{v: (lambda spec, v=v: run_trl(spec, v)) for v in TRL_VARIANTS}}
 
 def child_main():
     "Entry point of the contender process: `python -c '...child_main()' NAME SPEC_JSON`; prints the result as JSON."

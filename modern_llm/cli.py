@@ -203,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")
-    b.add_argument('--contenders', help='comma-separated subset of ours, plain, trl-default, trl-fast, trl-packed (default: all)')
+    b.add_argument('--contenders', help='comma-separated subset of ours, ours-lora, plain, trl-default, trl-fast, trl-packed, trl-lora (default: all)')
     b.add_argument('--steps', type=int, default=3, help='timed optimizer steps per contender'); b.add_argument('--warmup', type=int, default=1)
     b.add_argument('--rounds', type=int, default=1, help='repeat the contenders this often, alternating their order')
     b.add_argument('--rows', type=int, default=1500, help='synthetic Alpaca-like rows to train on')
