@@ -149,7 +149,7 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
 
 # %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
-from .data import load_examples, split_eval
+from .data import load_examples, split_eval, mix_by_ratio
 from .tokenizer import load_tokenizer
 from .masking import tokenize_cached
 
@@ -183,10 +183,13 @@ def tokenizer_name(cfg: SFTConfig) -> str:
 
 def config_examples(cfg: SFTConfig) -> tuple:
     "(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out fraction as eval."
-    examples, reports = load_examples(cfg.sft_datasets, cfg.seed)
-    if not cfg.eval_dataset: return *split_eval(examples, cfg.eval_fraction, cfg.seed), reports
-    held, eval_reports = load_examples([cfg.eval_dataset], cfg.seed)
-    return examples, held, reports + eval_reports
+    load = lambda specs: load_examples(specs, cfg.seed, cfg.columns, cfg.train_on)
+    examples, reports = load(cfg.sft_datasets)
+    if not cfg.eval_dataset:
+        train, held = split_eval(examples, cfg.eval_fraction, cfg.seed)
+        return mix_by_ratio(train, reports, cfg.seed), held, reports
+    held, eval_reports = load([cfg.eval_dataset])
+    return mix_by_ratio(examples, reports, cfg.seed), held, reports + eval_reports
 
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
@@ -208,7 +211,7 @@ def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
     "Sources, skips, truncations, length statistics and padding efficiency of prepared data."
     splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
     return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
-            'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested,
+            'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
                              skipped=dict(r.skipped), skipped_rows=r.skipped_rows) for r in prep.sources],
             'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated')} for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
@@ -220,7 +223,8 @@ def format_report(rep: dict) -> str:
     out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
     for s in rep['sources']:
         out.append(f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
-                   + (f" ({s['requested']} sampled)" if s['requested'] else ''))
+                   + (f" ({s['requested']} sampled)" if s['requested'] else '')
+                   + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio') else ''))
         out += [f"  skipped {n}: {why} (rows {', '.join(map(str, s['skipped_rows'][why]))})" for why, n in s['skipped'].items()]
     for split, m in rep['masking'].items():
         st = rep['lengths'][split]
