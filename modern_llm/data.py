@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 __all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'HUB_HOST', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example', 'SkipRow',
            'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
            'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_reachable',
-           'hub_rows', 'SourceReport', 'stream_source', 'load_source', 'train_last_assistant', 'load_examples',
-           'split_eval', 'mix_by_ratio']
+           'hub_rows', 'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant',
+           'load_examples', 'split_eval', 'mix_by_ratio']
 
 # %% ../nbs/01_data.ipynb #c006
 @dataclass
@@ -270,11 +270,11 @@ def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
                         f"Its columns are: {', '.join(sorted(row))}")
     return {**{k: v for k, v in row.items() if k not in columns.values()}, **{f: row.get(c) for f, c in columns.items()}}
 
-def _convert(rows, spec: SourceSpec, report: SourceReport, limit: int | None = None, progress=None) -> list:
-    "Examples of `rows`, each skip counted in `report`; reading stops after `limit` usable rows."
-    out, last_fmt, first = [], None, True
+def _examples(rows, spec: SourceSpec, report: SourceReport, limit: int | None = None, progress=None):
+    "Examples of `rows`, one at a time, each skip counted in `report`; reading stops after `limit` usable rows."
+    kept, last_fmt, first = 0, None, True
     for i, row in enumerate(rows, 1):
-        if limit is not None and len(out) >= limit: break
+        if limit is not None and kept >= limit: break
         report.rows += 1
         try:
             if isinstance(row, SkipRow): raise row
@@ -292,9 +292,9 @@ def _convert(rows, spec: SourceSpec, report: SourceReport, limit: int | None = N
         except SkipRow as e: report.skip(e.reason, i); continue
         ex.source = spec.name
         ex.meta.setdefault('row', i)
-        out.append(ex)
+        kept += 1
         if progress: progress(1)
-    return out
+        yield ex
 
 # %% ../nbs/01_data.ipynb #c033
 STREAM_BUFFER = 10_000
@@ -307,13 +307,16 @@ def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
     report.kept = len(examples)
     return examples
 
-def stream_source(ds, spec: str | SourceSpec, seed: int = 42, buffer_size: int = STREAM_BUFFER) -> tuple[list, SourceReport]:
-    "Examples of the first `spec.n` usable rows of the `IterableDataset` `ds` in a shuffle-buffer order seeded by `seed`, and a report."
-    spec = parse_source(spec) if isinstance(spec, str) else spec
-    report = SourceReport(spec.name, requested=spec.n, ratio=spec.ratio)
+def stream_examples(ds, spec: SourceSpec, report: SourceReport, seed: int = 42, buffer_size: int = STREAM_BUFFER):
+    "The first `spec.n` usable rows of the `IterableDataset` `ds` as examples, one at a time, in a shuffle-buffer order seeded by `seed`."
     with tqdm(total=spec.n, desc=f'streaming {spec.name}', unit='row', leave=False) as bar:
-        examples = _convert(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report, spec.n, bar.update)
-    return _usable(examples, spec, report), report
+        yield from _examples(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report, spec.n, bar.update)
+
+def stream_source(ds, spec: str | SourceSpec, seed: int = 42, buffer_size: int = STREAM_BUFFER) -> tuple[list, SourceReport]:
+    "The examples `stream_examples` gives, as a list, and their report."
+    spec = parse_source(spec) if isinstance(spec, str) else spec
+    report = SourceReport(spec.name, requested=spec.n)
+    return _usable(list(stream_examples(ds, spec, report, seed, buffer_size)), spec, report), report
 
 def load_source(spec: str | SourceSpec, seed: int = 42, columns: dict | None = None) -> tuple[list, SourceReport]:
     "Examples and a `SourceReport` for one source spec (`NAME[@FORMAT][:N]`); `columns` maps a source that has no map of its own."
@@ -321,7 +324,7 @@ def load_source(spec: str | SourceSpec, seed: int = 42, columns: dict | None = N
     if columns and not spec.columns: spec = dataclasses.replace(spec, columns=columns)
     if spec.n is not None and _is_hub(spec.name): return stream_source(hub_rows(spec.name, streaming=True), spec, seed)
     report = SourceReport(spec.name, requested=spec.n, ratio=spec.ratio)
-    examples = _convert(_rows_of(spec.name), spec, report)
+    examples = list(_examples(_rows_of(spec.name), spec, report))
     if examples and spec.n is not None and spec.n < len(examples):
         rng = random.Random(f'{seed}:{spec.name}')
         examples = [examples[i] for i in sorted(rng.sample(range(len(examples)), spec.n))]
@@ -359,13 +362,13 @@ def split_eval(examples, fraction: float, seed: int = 42) -> tuple[list, list]:
     return train, held
 
 # %% ../nbs/01_data.ipynb #c040b
-def mix_by_ratio(examples: list, reports: list, seed: int = 42) -> list:
-    "`examples` with each ratio source (`NAME:0.3`) resampled to that share of the whole; sources given by count keep theirs."
+def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int = 0) -> list:
+    "`examples` with each ratio source (`NAME:0.3`) resampled to that share of the whole, which holds `elsewhere` more rows (streamed ones); sources given by count keep theirs."
     ratios = {r.name: r.ratio for r in reports if r.ratio}
     if not ratios: return examples
     by_source = {}
     for ex in examples: by_source.setdefault(ex.source, []).append(ex)
-    fixed, share = sum(len(v) for k, v in by_source.items() if k not in ratios), sum(ratios.values())
+    fixed, share = elsewhere + sum(len(v) for k, v in by_source.items() if k not in ratios), sum(ratios.values())
     if fixed and share >= 1: raise DataError(f'the mix ratios ({", ".join(f"{k}:{v}" for k, v in ratios.items())}) leave no room for the sources given by count; make them add up to less than 1')
     if not fixed and abs(share - 1) > 1e-6: raise DataError(f'every source is a ratio, so the ratios must add up to 1 (they add up to {share:g})')
     total = fixed / (1 - share) if fixed else min(len(by_source.get(k, ())) / r for k, r in ratios.items())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_masking.ipynb #c003
 from __future__ import annotations
-import hashlib, json, os, time
+import hashlib, itertools, json, os, shutil, time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
@@ -17,7 +17,7 @@ from .tokenizer import segments, segments_of, encode_texts, encode_segments, enc
 # %% auto #0
 __all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData', 'encoded_chunks',
            'text_windows', 'tokenize_examples', 'check_masking', 'tokenizer_fingerprint', 'data_fingerprint',
-           'tokenize_cached']
+           'tokenize_cached', 'load_tokenized', 'tokenize_stream']
 
 # %% ../nbs/04_masking.ipynb #c006
 IGNORE = -100
@@ -195,3 +195,31 @@ def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='c
              meta=json.dumps({'sources': data.sources, 'report': data.report}))
     tmp.replace(path)
     return data
+
+# %% ../nbs/04_masking.ipynb #c027b
+def load_tokenized(path) -> TokenizedData:
+    "The `TokenizedData` that `tokenize_stream` wrote to the folder `path`, its arrays memory-mapped."
+    path = Path(path)
+    meta = json.loads((path / 'meta.json').read_text())
+    mapped = lambda name, dtype: np.memmap(path / name, dtype, 'r') if (path / name).stat().st_size else np.zeros(0, dtype)
+    offsets = np.concatenate([[0], np.cumsum(mapped('lengths.bin', np.int64))]).astype(np.int64)
+    return TokenizedData(mapped('tokens.bin', np.int32), mapped('trained.bin', bool), offsets, meta['sources'], meta['report'])
+
+def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncation='context', chunk=8192) -> TokenizedData:
+    "`tokenize_examples` over an iterable of examples, `chunk` at a time, each chunk appended to files in the folder `path`: memory stays flat."
+    style, path = resolve_style(style, tok), Path(path)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    tmp.mkdir(parents=True, exist_ok=True)
+    sources, counts, skipped, truncated, rows = [], Counter(), Counter(), Counter(), iter(examples)
+    with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
+        while part := list(itertools.islice(rows, chunk)):
+            data = tokenize_examples(part, tok, style, max_seq_len, truncation)
+            data.tokens.tofile(ft); data.trained.tofile(fm); data.lengths.astype(np.int64).tofile(fl)
+            sources += data.sources
+            counts.update(rows=data.report['rows'], kept=data.report['kept'])
+            skipped.update(data.report['skipped']); truncated.update(data.report['truncated'])
+    report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
+    (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': report}))
+    if path.exists(): shutil.rmtree(path)
+    tmp.rename(path)
+    return load_tokenized(path)
