@@ -152,7 +152,7 @@ from .config import SFTConfig
 import dataclasses, functools, hashlib
 from collections import Counter
 from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns, hub_rows, stream_examples,
-                             train_last_assistant, SourceReport, STREAM_BUFFER, _is_hub)
+                             train_last_assistant, SourceReport, DataError, STREAM_BUFFER, _is_hub)
 from .tokenizer import load_tokenizer, resolve_style, cache_dir
 from .masking import tokenize_cached, tokenize_stream, load_tokenized, tokenizer_fingerprint, data_fingerprint, CACHE_VERSION
 
@@ -217,6 +217,7 @@ def _stream_split(ds, spec: str, cfg: SFTConfig, report: SourceReport, held: lis
         report.kept += 1
         if rng.random() < fraction: held.append(ex)
         else: yield ex
+    if not report.kept: raise DataError(f"dataset '{s.name}': no usable rows out of {report.rows} streamed.\n{report}")
 
 # %% ../nbs/05_batching.ipynb #c035c
 def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedData:

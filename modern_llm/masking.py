@@ -211,13 +211,15 @@ def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncat
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     tmp.mkdir(parents=True, exist_ok=True)
     sources, counts, skipped, truncated, rows = [], Counter(), Counter(), Counter(), iter(examples)
-    with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
-        while part := list(itertools.islice(rows, chunk)):
-            data = tokenize_examples(part, tok, style, max_seq_len, truncation)
-            data.tokens.tofile(ft); data.trained.tofile(fm); data.lengths.astype(np.int64).tofile(fl)
-            sources += data.sources
-            counts.update(rows=data.report['rows'], kept=data.report['kept'])
-            skipped.update(data.report['skipped']); truncated.update(data.report['truncated'])
+    try:
+        with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
+            while part := list(itertools.islice(rows, chunk)):
+                data = tokenize_examples(part, tok, style, max_seq_len, truncation)
+                data.tokens.tofile(ft); data.trained.tofile(fm); data.lengths.astype(np.int64).tofile(fl)
+                sources += data.sources
+                counts.update(rows=data.report['rows'], kept=data.report['kept'])
+                skipped.update(data.report['skipped']); truncated.update(data.report['truncated'])
+    except BaseException: shutil.rmtree(tmp); raise   # a stream that fails leaves nothing half-written
     report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
     (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': report}))
     if path.exists(): shutil.rmtree(path)
