@@ -100,7 +100,7 @@ def from_prompt_completion(row) -> Example:
     prompt_system, context = _message_turns(row['prompt'], what='prompt')
     if not context or context[-1].role != 'user': raise SkipRow('prompt does not end with a user turn')
     completion_system, replies = _message_turns(row.get('completion'), first='assistant', what='completion')
-    if completion_system or replies[-1].role != 'assistant': raise SkipRow('completion must be assistant turns ending with one')
+    if completion_system or not replies or replies[-1].role != 'assistant': raise SkipRow('completion must be assistant turns ending with one')
     for t in context: t.train = t.role != 'assistant'
     return Example(context + replies, system=prompt_system or system)
 
