@@ -13,8 +13,8 @@ from .masking import IGNORE, TokenizedData
 
 # %% auto #0
 __all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report',
-           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'data_report', 'format_report',
-           'plot_lengths']
+           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'prepare_streamed', 'data_report',
+           'format_report', 'plot_lengths']
 
 # %% ../nbs/05_batching.ipynb #c006
 def _round_up(n: int, multiple: int) -> int: return -(-n // multiple) * multiple
@@ -149,9 +149,12 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
 
 # %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
-from .data import load_examples, split_eval
-from .tokenizer import load_tokenizer
-from .masking import tokenize_cached
+import dataclasses, functools, hashlib
+from collections import Counter
+from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns, hub_rows, stream_examples,
+                             train_last_assistant, SourceReport, DataError, STREAM_BUFFER, _is_hub)
+from .tokenizer import load_tokenizer, resolve_style, cache_dir
+from .masking import tokenize_cached, tokenize_stream, load_tokenized, tokenizer_fingerprint, data_fingerprint, CACHE_VERSION
 
 # %% ../nbs/05_batching.ipynb #c032
 @dataclass
@@ -183,19 +186,66 @@ def tokenizer_name(cfg: SFTConfig) -> str:
 
 def config_examples(cfg: SFTConfig) -> tuple:
     "(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out fraction as eval."
-    examples, reports = load_examples(cfg.sft_datasets, cfg.seed)
-    if not cfg.eval_dataset: return *split_eval(examples, cfg.eval_fraction, cfg.seed), reports
-    held, eval_reports = load_examples([cfg.eval_dataset], cfg.seed)
-    return examples, held, reports + eval_reports
+    load = lambda specs: load_examples(specs, cfg.seed, cfg.columns, cfg.train_on)
+    examples, reports = load(cfg.sft_datasets)
+    if not cfg.eval_dataset:
+        train, held = split_eval(examples, cfg.eval_fraction, cfg.seed)
+        return mix_by_ratio(train, reports, cfg.seed), held, reports
+    held, eval_reports = load([cfg.eval_dataset])
+    return mix_by_ratio(examples, reports, cfg.seed), held, reports + eval_reports
 
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
     name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
     tok = tokenizer or load_tokenizer(name)
+    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None and _is_hub(parse_source(s).name)]
+    if streamed: return prepare_streamed(cfg, tok, name, {s: functools.partial(hub_rows, parse_source(s).name, streaming=True) for s in streamed})
     train, held, reports = config_examples(cfg)
     tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
     train_data = tokenize(train)
     return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports, name)
+
+# %% ../nbs/05_batching.ipynb #c035b
+def _stream_split(ds, spec: str, cfg: SFTConfig, report: SourceReport, held: list):
+    "The training examples of streamed source `spec`, one at a time; a seeded `cfg.eval_fraction` of them goes to `held` instead."
+    s = parse_source(spec)
+    columns = parse_columns(cfg.columns, "config key 'columns'") if cfg.columns else None
+    s = dataclasses.replace(s, columns=s.columns or columns)
+    rng, fraction = random.Random(f'{cfg.seed}:eval:{s.name}'), 0 if cfg.eval_dataset else cfg.eval_fraction
+    for ex in stream_examples(ds, s, report, cfg.seed):
+        if cfg.train_on == 'last_assistant': train_last_assistant(ex)
+        report.kept += 1
+        if rng.random() < fraction: held.append(ex)
+        else: yield ex
+    if not report.kept: raise DataError(f"dataset '{s.name}': no usable rows out of {report.rows} streamed.\n{report}")
+
+# %% ../nbs/05_batching.ipynb #c035c
+def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedData:
+    "`prepare_data` for a config whose sources in `streams` are streamed (each mapped to a function that opens its `IterableDataset`): their rows are tokenized to disk in chunks as they stream."
+    style, listed = resolve_style(cfg.prompt_style, tok), [s for s in cfg.sft_datasets if s not in streams]
+    examples, listed_reports = load_examples(listed, cfg.seed, cfg.columns, cfg.train_on) if listed else ([], [])
+    train, held = split_eval(examples, 0 if cfg.eval_dataset else cfg.eval_fraction, cfg.seed)
+    if cfg.eval_dataset: held = load_examples([cfg.eval_dataset], cfg.seed, cfg.columns, cfg.train_on)[0]
+    key = json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, cfg.max_seq_len, cfg.truncation, cfg.sft_datasets, cfg.seed,
+                      cfg.columns, cfg.train_on, cfg.eval_fraction, cfg.eval_dataset, STREAM_BUFFER,
+                      data_fingerprint(examples + held, tok, style, cfg.max_seq_len, cfg.truncation)])
+    folder = cache_dir() / 'streamed' / hashlib.sha256(key.encode()).hexdigest()[:24]
+    if (folder / 'reports.json').exists():
+        reports = [SourceReport(**{**r, 'skipped': Counter(r['skipped'])}) for r in json.loads((folder / 'reports.json').read_text())]
+        ev = load_tokenized(folder / 'eval') if (folder / 'eval').exists() else None
+        return PreparedData(load_tokenized(folder / 'train'), ev, tok, style, reports, name)
+    by_spec = {s: SourceReport(parse_source(s).name, requested=parse_source(s).n) for s in streams}
+    def rows():   # streamed rows first: the ratio sources after them need their count
+        count = 0
+        for spec, open_stream in streams.items():
+            for ex in _stream_split(open_stream(), spec, cfg, by_spec[spec], held): count += 1; yield ex
+        yield from mix_by_ratio(train, listed_reports, cfg.seed, elsewhere=count)
+    train_data = tokenize_stream(rows(), tok, folder / 'train', style, cfg.max_seq_len, cfg.truncation)
+    eval_data = tokenize_stream(held, tok, folder / 'eval', style, cfg.max_seq_len, cfg.truncation) if held else None
+    by_spec.update(zip(listed, listed_reports))
+    reports = [by_spec[s] for s in cfg.sft_datasets]
+    (folder / 'reports.json').write_text(json.dumps([{**dataclasses.asdict(r), 'skipped': dict(r.skipped)} for r in reports]))
+    return PreparedData(train_data, eval_data, tok, style, reports, name)
 
 # %% ../nbs/05_batching.ipynb #c037
 def _length_stats(data: TokenizedData) -> dict:
@@ -208,7 +258,7 @@ def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
     "Sources, skips, truncations, length statistics and padding efficiency of prepared data."
     splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
     return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
-            'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested,
+            'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
                              skipped=dict(r.skipped), skipped_rows=r.skipped_rows) for r in prep.sources],
             'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated')} for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
@@ -220,7 +270,8 @@ def format_report(rep: dict) -> str:
     out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
     for s in rep['sources']:
         out.append(f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
-                   + (f" ({s['requested']} sampled)" if s['requested'] else ''))
+                   + (f" ({s['requested']} sampled)" if s['requested'] else '')
+                   + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio') else ''))
         out += [f"  skipped {n}: {why} (rows {', '.join(map(str, s['skipped_rows'][why]))})" for why, n in s['skipped'].items()]
     for split, m in rep['masking'].items():
         st = rep['lengths'][split]

@@ -19,6 +19,7 @@ OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft
              'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed',
              'finetune': 'finetune', 'lora_r': 'lora_r', 'lora_alpha': 'lora_alpha', 'lora_dropout': 'lora_dropout',
              'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing'}
+OVERRIDES.update(train_on='train_on', columns='columns')
 
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
@@ -26,6 +27,8 @@ def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--base', '--pretrain-checkpoint', dest='base',
                    help='base model: a .pt checkpoint, hub id, HF directory, GGUF file or smollm2-135m')
     p.add_argument('--tokenizer', help="tokenizer if not the base model's")
+    p.add_argument('--train-on', choices=('all_assistant', 'last_assistant'), help='train multi-turn rows on every answer (default) or the last')
+    p.add_argument('--columns', help="column map for sources without their own @map:, e.g. 'instruction=question,output=answer'")
     p.add_argument('--eval-split', help='fraction of the training rows to hold out (e.g. 0.05), or an eval dataset spec')
     for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
                       ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str), ('lora-r', int),

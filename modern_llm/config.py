@@ -28,6 +28,8 @@ class SFTConfig:
     eval_dataset: str | None = None       # None: hold out `eval_fraction` of the training rows
     eval_fraction: float = 0.05
     prompt_style: str = 'auto'            # 'auto': the tokenizer's chat template if it has one, else 'classic'
+    train_on: str = 'all_assistant'       # 'last_assistant': multi-turn rows train on their last answer only
+    columns: str | None = None            # 'instruction=question,output=answer': column map for sources without their own @map:
     sft_lr: float = 1e-5
     sft_max_steps: int | None = None      # None: 5000 for one dataset, 10000 when several
     sft_batch_size: int = 32
@@ -80,6 +82,7 @@ class SFTConfig:
 # %% ../nbs/00_config.ipynb #c010
 CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
                mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
+CHOICES['train_on'] = ('all_assistant', 'last_assistant')
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
               micro_batch_size=(1, None, True), max_seq_len=(16, None, True), pad_to_multiple_of=(1, None, True),

@@ -4,23 +4,27 @@
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import json, os, random, re, socket, threading
+import dataclasses, json, os, random, re, socket, threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'HUB_HOST', 'Turn', 'Example', 'SkipRow', 'DataError', 'from_alpaca',
-           'from_dolly', 'from_openorca', 'from_chat', 'detect_format', 'SourceSpec', 'parse_source', 'local_rows',
-           'hub_reachable', 'hub_rows', 'SourceReport', 'load_source', 'load_examples', 'split_eval']
+__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'HUB_HOST', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example', 'SkipRow',
+           'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
+           'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_reachable',
+           'hub_rows', 'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant',
+           'load_examples', 'split_eval', 'mix_by_ratio']
 
 # %% ../nbs/01_data.ipynb #c006
 @dataclass
 class Turn:
     "One message. `context` holds a user turn's input/context text, kept apart so prompt styles can place it."
-    role: str            # 'user' or 'assistant'
+    role: str            # 'user', 'assistant', or 'text' (a plain-text row, trained on every token)
     content: str
     context: str = ''
+    train: bool = True   # an assistant turn with train=False is shown to the model but never trained
 
 @dataclass
 class Example:
@@ -32,6 +36,8 @@ class Example:
 
     @property
     def response(self) -> str: return self.turns[-1].content
+    @property
+    def is_text(self) -> bool: return len(self.turns) == 1 and self.turns[0].role == 'text'
 
 # %% ../nbs/01_data.ipynb #c008
 class SkipRow(Exception):
@@ -67,24 +73,47 @@ def from_openorca(row) -> Example:
                    system=_text(row, 'system_prompt', False))
 
 # %% ../nbs/01_data.ipynb #c013
-def from_chat(row) -> Example:
-    msgs = row.get('messages')
-    if not isinstance(msgs, list) or not msgs: raise SkipRow('messages missing or not a list')
+def _message_turns(msgs, first='user', what='messages') -> tuple:
+    "(system, turns) of a list of messages: an optional system message first, then roles alternating from `first`."
+    if not isinstance(msgs, list) or not msgs: raise SkipRow(f'{what} missing or not a list')
     system, turns = '', []
     for i, m in enumerate(msgs):
         if not isinstance(m, dict): raise SkipRow('message is not an object')
         role = m.get('role')
         if role == 'system' and i == 0: system = _text(m, 'content', False); continue
-        expected = 'user' if len(turns) % 2 == 0 else 'assistant'
-        if role != expected: raise SkipRow(f'roles must alternate user/assistant (got {role!r} at message {i})')
+        expected = ('user', 'assistant')[(len(turns) + (first == 'assistant')) % 2]
+        if role != expected: raise SkipRow(f'roles must alternate user/assistant (got {role!r} at message {i} of {what})')
         turns.append(Turn(role, _text(m, 'content', required=role == 'assistant')))
+    return system, turns
+
+def from_chat(row) -> Example:
+    system, turns = _message_turns(row.get('messages'))
     if not turns or turns[-1].role != 'assistant': raise SkipRow('conversation does not end with an assistant turn')
-    return Example(turns, system=system)
+    return Example(turns, system=system or _text(row, 'system', False))
+
+# %% ../nbs/01_data.ipynb #c014b
+def from_prompt_completion(row) -> Example:
+    "TRL's prompt/completion row: two strings, or two lists of messages whose prompt part is never trained."
+    system = _text(row, 'system', False)
+    if not isinstance(row.get('prompt'), list):
+        return Example([Turn('user', _text(row, 'prompt')), Turn('assistant', _text(row, 'completion'))], system=system)
+    prompt_system, context = _message_turns(row['prompt'], what='prompt')
+    if not context or context[-1].role != 'user': raise SkipRow('prompt does not end with a user turn')
+    completion_system, replies = _message_turns(row.get('completion'), first='assistant', what='completion')
+    if completion_system or not replies or replies[-1].role != 'assistant': raise SkipRow('completion must be assistant turns ending with one')
+    for t in context: t.train = t.role != 'assistant'
+    return Example(context + replies, system=prompt_system or system)
+
+def from_text(row) -> Example:
+    "A plain-text row (continued pretraining): every token is trained, the EOS included."
+    return Example([Turn('text', _text(row, 'text'))])
 
 # %% ../nbs/01_data.ipynb #c016
-ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorca, 'chat': from_chat}
-_SIGNATURES = [('chat', {'messages'}), ('alpaca', {'instruction', 'output'}),
-               ('dolly', {'instruction', 'response'}), ('openorca', {'question', 'response'})]
+ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorca, 'chat': from_chat,
+            'prompt_completion': from_prompt_completion, 'text': from_text}
+# `text` comes last: instruction sets often carry a rendered `text` column beside their real fields (tatsu-lab/alpaca does)
+_SIGNATURES = [('chat', {'messages'}), ('prompt_completion', {'prompt', 'completion'}), ('alpaca', {'instruction', 'output'}),
+               ('dolly', {'instruction', 'response'}), ('openorca', {'question', 'response'}), ('text', {'text'})]
 
 LAYOUTS_HINT = '; '.join(f"{n}: {', '.join(sorted(s))}" for n, s in _SIGNATURES)
 
@@ -94,7 +123,7 @@ def detect_format(columns, source='data') -> str:
     for name, needed in _SIGNATURES:
         if needed <= cols: return name
     raise DataError(f"{source}: cannot tell the layout from columns {sorted(cols)}. Expected one of: {LAYOUTS_HINT}. "
-                    "Rename the columns, or name the layout explicitly as 'SOURCE@alpaca'.")
+                    "Map the columns ('SOURCE@map:instruction=question,output=answer'), or name the layout as 'SOURCE@alpaca'.")
 
 # %% ../nbs/01_data.ipynb #c019
 @dataclass
@@ -102,16 +131,30 @@ class SourceSpec:
     name: str
     format: str | None = None
     n: int | None = None
+    columns: dict | None = None   # layout field -> the file's column
+    ratio: float | None = None    # share of the training mix, instead of a count
+
+def parse_columns(text: str, where: str = 'column map') -> dict:
+    "`{field: column}` from `'instruction=question,output=answer'`."
+    pairs = [p.split('=', 1) for p in text.split(',') if p.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise DataError(f"{where} {text!r}: write FIELD=COLUMN pairs separated by commas, e.g. 'instruction=question,output=answer'")
+    return {f.strip(): c.strip() for f, c in pairs}
 
 def parse_source(spec: str) -> SourceSpec:
-    "Parse `NAME[@FORMAT][:N]`."
-    m = re.fullmatch(r'(?P<name>.+?)(?:@(?P<fmt>\w+))?(?::(?P<n>\d+))?', spec.strip())
+    "Parse `NAME[@FORMAT | @map:FIELD=COLUMN,...][:N | :RATIO]`."
+    m = re.fullmatch(r'(?P<name>.+?)(?:@(?:map:(?P<map>[^:]+)|(?P<fmt>\w+)))?(?::(?P<n>\d+|\d*\.\d+))?', spec.strip())
     if not m or not m['name']: raise DataError(f"bad dataset spec {spec!r}; write NAME[@FORMAT][:N], e.g. 'tatsu-lab/alpaca:1000'")
     if m['fmt'] and m['fmt'] not in ADAPTERS:
-        raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of {', '.join(ADAPTERS)}")
-    n = int(m['n']) if m['n'] else None
+        raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of {', '.join(ADAPTERS)}, or map:FIELD=COLUMN,...")
+    columns = parse_columns(m['map'], f'dataset spec {spec!r}: column map') if m['map'] else None
+    n = ratio = None
+    if m['n'] and '.' in m['n']:
+        ratio = float(m['n'])
+        if not 0 < ratio < 1: raise DataError(f"dataset spec {spec!r}: a mix ratio must be between 0 and 1, e.g. ':0.3'")
+    elif m['n']: n = int(m['n'])
     if n == 0: raise DataError(f"dataset spec {spec!r}: ':0' samples nothing; drop it or give N >= 1")
-    return SourceSpec(m['name'], m['fmt'], n)
+    return SourceSpec(m['name'], m['fmt'], n, columns, ratio)
 
 # %% ../nbs/01_data.ipynb #c022
 LOCAL_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet')
@@ -164,14 +207,14 @@ def _offline() -> bool:
     return any(os.environ.get(v, '').lower() in ('1', 'true', 'yes') for v in ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE'))
 
 # %% ../nbs/01_data.ipynb #c026
-def hub_rows(name: str, split='train'):
-    "Rows of hub dataset `name`; fails fast with a clear `DataError` when the hub cannot be reached."
+def hub_rows(name: str, split='train', streaming=False):
+    "Rows of hub dataset `name` (an `IterableDataset` when `streaming`); fails fast with a clear `DataError` when the hub cannot be reached."
     hint = (f"Download it where you have internet (datasets.load_dataset('{name}').to_json('{name.split('/')[-1]}.jsonl')) "
             f"and pass the local file instead, or use the embedded data ('embedded').")
     if not _offline() and not hub_reachable():
         raise DataError(f"dataset '{name}': the Hugging Face Hub is unreachable and '{name}' is not a local path. {hint}")
     import datasets
-    try: return datasets.load_dataset(name, split=split)
+    try: return datasets.load_dataset(name, split=split, streaming=streaming)
     except Exception as e:
         why = 'offline mode is on and it is not in the local cache' if _offline() else f'{type(e).__name__}: {e}'
         raise DataError(f"dataset '{name}' could not be loaded ({why}). {hint}") from None
@@ -187,6 +230,8 @@ class SourceReport:
     skipped: Counter = field(default_factory=Counter)
     skipped_rows: dict = field(default_factory=dict)   # reason -> first few row numbers (1-based)
     requested: int | None = None
+    ratio: float | None = None   # its share of the training mix, when given as NAME:0.3
+    mixed: int | None = None     # how many training examples that share came to
 
     def skip(self, reason, row_no, keep=5):
         self.skipped[reason] += 1
@@ -196,28 +241,45 @@ class SourceReport:
     def __str__(self):
         s = f'{self.name} [{self.format}]: {self.rows} rows, {self.kept} used'
         if self.requested: s += f' (sampled {self.requested} requested)'
+        if self.ratio: s += f' ({self.ratio:.0%} of the training mix: {self.mixed} examples)'
         for r, n in self.skipped.most_common(): s += f'\n  skipped {n}: {r} (rows {", ".join(map(str, self.skipped_rows[r]))}{", ..." if n > 5 else ""})'
         return s
 
 # %% ../nbs/01_data.ipynb #c031
+def _is_hub(name: str) -> bool:
+    "Whether source `name` is a hub id: neither `embedded` nor an existing path (a path-like name that is missing is an error)."
+    path = Path(name).expanduser()
+    if name == 'embedded' or path.exists(): return False
+    if path.suffix in LOCAL_SUFFIXES or name.startswith(('.', '/', '~')):
+        raise DataError(f"dataset '{name}': no such file or folder (looked in {path.resolve()})")
+    return True
+
 def _rows_of(name: str):
+    if _is_hub(name): return hub_rows(name)
     if name == 'embedded':
         from modern_llm.tasks import embedded_files
         return (row for f in embedded_files() for row in local_rows(f))
-    path = Path(name).expanduser()
-    if path.exists(): return local_rows(path)
-    if path.suffix in LOCAL_SUFFIXES or name.startswith(('.', '/', '~')):
-        raise DataError(f"dataset '{name}': no such file or folder (looked in {path.resolve()})")
-    return hub_rows(name)
+    return local_rows(Path(name).expanduser())
 
 # %% ../nbs/01_data.ipynb #c032
-def _convert(rows, spec: SourceSpec, report: SourceReport) -> list:
-    out, last_fmt = [], None
+def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
+    "`row` with `columns` (field -> column) renamed; a column missing from the first row is a typo, and an error listing the real ones."
+    missing = [c for c in columns.values() if c not in row]
+    if missing and first:
+        raise DataError(f"dataset '{name}': the column map names {', '.join(map(repr, missing))}, which the data does not have. "
+                        f"Its columns are: {', '.join(sorted(row))}")
+    return {**{k: v for k, v in row.items() if k not in columns.values()}, **{f: row.get(c) for f, c in columns.items()}}
+
+def _examples(rows, spec: SourceSpec, report: SourceReport, limit: int | None = None, progress=None):
+    "Examples of `rows`, one at a time, each skip counted in `report`; reading stops after `limit` usable rows."
+    kept, last_fmt, first = 0, None, True
     for i, row in enumerate(rows, 1):
+        if limit is not None and kept >= limit: break
         report.rows += 1
         try:
             if isinstance(row, SkipRow): raise row
             if not isinstance(row, dict): raise SkipRow(f'row is {type(row).__name__}, not an object')
+            if spec.columns: row, first = _mapped(row, spec.columns, spec.name, first), False
             # Detected per row, since a folder may mix layouts; a row too broken to detect is judged by the
             # layout of the rows before it, so its reason names the missing field.
             try: fmt = spec.format or detect_format(row.keys())
@@ -230,31 +292,61 @@ def _convert(rows, spec: SourceSpec, report: SourceReport) -> list:
         except SkipRow as e: report.skip(e.reason, i); continue
         ex.source = spec.name
         ex.meta.setdefault('row', i)
-        out.append(ex)
-    return out
+        kept += 1
+        if progress: progress(1)
+        yield ex
 
 # %% ../nbs/01_data.ipynb #c033
-def load_source(spec: str | SourceSpec, seed: int = 42) -> tuple[list, SourceReport]:
-    "Examples and a `SourceReport` for one source spec (`NAME[@FORMAT][:N]`)."
-    spec = parse_source(spec) if isinstance(spec, str) else spec
-    report = SourceReport(spec.name, requested=spec.n)
-    examples = _convert(_rows_of(spec.name), spec, report)
+STREAM_BUFFER = 10_000
+
+def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
     if not examples:
         raise DataError(f"dataset '{spec.name}': no usable rows out of {report.rows}.\n{report}\n"
-                        f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a non-empty response; "
-                        f"name the layout explicitly as '{spec.name}@alpaca' if the columns are ambiguous.")
-    if spec.n is not None and spec.n < len(examples):
+                        f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a non-empty response; name the layout "
+                        f"as '{spec.name}@alpaca', or map the columns as '{spec.name}@map:instruction=COLUMN,output=COLUMN'.")
+    report.kept = len(examples)
+    return examples
+
+def stream_examples(ds, spec: SourceSpec, report: SourceReport, seed: int = 42, buffer_size: int = STREAM_BUFFER):
+    "The first `spec.n` usable rows of the `IterableDataset` `ds` as examples, one at a time, in a shuffle-buffer order seeded by `seed`."
+    with tqdm(total=spec.n, desc=f'streaming {spec.name}', unit='row', leave=False) as bar:
+        yield from _examples(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report, spec.n, bar.update)
+
+def stream_source(ds, spec: str | SourceSpec, seed: int = 42, buffer_size: int = STREAM_BUFFER) -> tuple[list, SourceReport]:
+    "The examples `stream_examples` gives, as a list, and their report."
+    spec = parse_source(spec) if isinstance(spec, str) else spec
+    report = SourceReport(spec.name, requested=spec.n)
+    return _usable(list(stream_examples(ds, spec, report, seed, buffer_size)), spec, report), report
+
+def load_source(spec: str | SourceSpec, seed: int = 42, columns: dict | None = None) -> tuple[list, SourceReport]:
+    "Examples and a `SourceReport` for one source spec (`NAME[@FORMAT][:N]`); `columns` maps a source that has no map of its own."
+    spec = parse_source(spec) if isinstance(spec, str) else spec
+    if columns and not spec.columns: spec = dataclasses.replace(spec, columns=columns)
+    if spec.n is not None and _is_hub(spec.name): return stream_source(hub_rows(spec.name, streaming=True), spec, seed)
+    report = SourceReport(spec.name, requested=spec.n, ratio=spec.ratio)
+    examples = list(_examples(_rows_of(spec.name), spec, report))
+    if examples and spec.n is not None and spec.n < len(examples):
         rng = random.Random(f'{seed}:{spec.name}')
         examples = [examples[i] for i in sorted(rng.sample(range(len(examples)), spec.n))]
-    report.kept = len(examples)
-    return examples, report
+    return _usable(examples, spec, report), report
 
 # %% ../nbs/01_data.ipynb #c039
-def load_examples(specs, seed: int = 42) -> tuple[list, list]:
-    "All examples of `specs` (a list of source specs) and one `SourceReport` per source."
+TRAIN_ON = ('all_assistant', 'last_assistant')
+
+def train_last_assistant(ex: Example) -> Example:
+    "`ex` with only its last assistant turn trained; the earlier ones stay as context."
+    answers = [t for t in ex.turns if t.role == 'assistant']
+    for t in answers[:-1]: t.train = False
+    return ex
+
+def load_examples(specs, seed: int = 42, columns: str | dict | None = None, train_on: str = 'all_assistant') -> tuple[list, list]:
+    "All examples of `specs` (a list of source specs) and one `SourceReport` per source; `columns` maps sources without a map of their own."
+    if train_on not in TRAIN_ON: raise DataError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+    columns = parse_columns(columns, "config key 'columns'") if isinstance(columns, str) else columns
     examples, reports = [], []
     for spec in specs:
-        exs, rep = load_source(spec, seed)
+        exs, rep = load_source(spec, seed, columns)
+        if train_on == 'last_assistant': exs = [train_last_assistant(ex) for ex in exs]
         examples += exs; reports.append(rep)
     return examples, reports
 
@@ -268,3 +360,23 @@ def split_eval(examples, fraction: float, seed: int = 42) -> tuple[list, list]:
         idx = set(random.Random(f'{seed}:eval:{name}').sample(range(len(exs)), n))
         for i, ex in enumerate(exs): (held if i in idx else train).append(ex)
     return train, held
+
+# %% ../nbs/01_data.ipynb #c040b
+def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int = 0) -> list:
+    "`examples` with each ratio source (`NAME:0.3`) resampled to that share of the whole, which holds `elsewhere` more rows (streamed ones); sources given by count keep theirs."
+    ratios = {r.name: r.ratio for r in reports if r.ratio}
+    if not ratios: return examples
+    by_source = {}
+    for ex in examples: by_source.setdefault(ex.source, []).append(ex)
+    fixed, share = elsewhere + sum(len(v) for k, v in by_source.items() if k not in ratios), sum(ratios.values())
+    if fixed and share >= 1: raise DataError(f'the mix ratios ({", ".join(f"{k}:{v}" for k, v in ratios.items())}) leave no room for the sources given by count; make them add up to less than 1')
+    if not fixed and abs(share - 1) > 1e-6: raise DataError(f'every source is a ratio, so the ratios must add up to 1 (they add up to {share:g})')
+    total = fixed / (1 - share) if fixed else min(len(by_source.get(k, ())) / r for k, r in ratios.items())
+    out = [ex for ex in examples if ex.source not in ratios]
+    for rep in reports:
+        if not rep.ratio: continue
+        exs, want = by_source.get(rep.name, []), round(rep.ratio * total)
+        if want and not exs: raise DataError(f"dataset '{rep.name}': no training rows left to mix at {rep.ratio:.0%}")
+        rep.mixed = want
+        out += exs * (want // len(exs)) + random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs)) if want else []
+    return out

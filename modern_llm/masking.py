@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_masking.ipynb #c003
 from __future__ import annotations
-import hashlib, json, os, time
+import hashlib, itertools, json, os, shutil, time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
@@ -16,7 +16,8 @@ from .tokenizer import segments, segments_of, encode_texts, encode_segments, enc
 
 # %% auto #0
 __all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData', 'encoded_chunks',
-           'tokenize_examples', 'check_masking', 'tokenizer_fingerprint', 'data_fingerprint', 'tokenize_cached']
+           'text_windows', 'tokenize_examples', 'check_masking', 'tokenizer_fingerprint', 'data_fingerprint',
+           'tokenize_cached', 'load_tokenized', 'tokenize_stream']
 
 # %% ../nbs/04_masking.ipynb #c006
 IGNORE = -100
@@ -92,8 +93,8 @@ class TokenizedData:
         "Flat storage of `(ids, trained)` rows."
         lens = np.array([len(ids) for ids, _ in rows], np.int64)
         offsets = np.concatenate([[0], np.cumsum(lens)])
-        tokens = np.fromiter((t for ids, _ in rows for t in ids), np.int32, count=int(offsets[-1]))
-        trained = np.fromiter((f for _, fl in rows for f in fl), bool, count=int(offsets[-1]))
+        tokens = np.concatenate([np.zeros(0, np.int32), *(np.asarray(ids, np.int32) for ids, _ in rows)])
+        trained = np.concatenate([np.zeros(0, bool), *(np.asarray(fl, bool) for _, fl in rows)])
         return cls(tokens, trained, offsets, list(sources), report or {'rows': len(rows), 'kept': len(rows)})
 
     def subset(self, rows: list) -> TokenizedData:
@@ -116,23 +117,30 @@ def encoded_chunks(examples: list, tok, style: str, chunk: int = 2048):
                 yield part, segs, job.result()
 
 # %% ../nbs/04_masking.ipynb #c018
+def text_windows(ids, trained, max_len: int) -> list:
+    "A plain-text row as consecutive windows of at most `max_len` tokens (documents cut as in continued pretraining)."
+    return [(ids[s:s + max_len], trained[s:s + max_len]) for s in range(0, len(ids), max_len)]
+
 def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context', chunk=2048) -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style, examples, encoded = resolve_style(style, tok), list(examples), []
     with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk, leave=False) as bar:
         for part, segs, runs in encoded_chunks(examples, tok, style, chunk):
             runs = iter(runs)
-            encoded += [encode_segments(ss, tok, runs) for ss in segs]
+            encoded += [tuple(np.asarray(a, t) for a, t in zip(encode_segments(ss, tok, runs), (np.int32, bool))) for ss in segs]
             bar.update(len(part))
     skipped, truncated, rows, sources = Counter(), Counter(), [], []
     for ex, (ids, trained) in zip(examples, encoded):
+        pieces = [(ids, trained)]
         try:
-            if len(ids) > max_seq_len:   # fitted once the encoder thread is done: fitting calls the tokenizer too
+            if len(ids) > max_seq_len and ex.is_text:
+                pieces = text_windows(ids, trained, max_seq_len); truncated['text cut into windows'] += 1
+            elif len(ids) > max_seq_len:   # fitted once the encoder thread is done: fitting calls the tokenizer too
                 ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation)
-                truncated[note] += 1
-            if not any(trained): raise SkipRow('no trained tokens')
+                pieces = [(ids, trained)]; truncated[note] += 1
+            if not np.any(trained): raise SkipRow('no trained tokens')
         except SkipRow as e: skipped[e.reason] += 1; continue
-        rows.append((ids, trained)); sources.append(ex.source)
+        rows += pieces; sources += [ex.source] * len(pieces)
     report = dict(rows=len(examples), kept=len(rows), skipped=dict(skipped), truncated=dict(truncated), style=style,
                   max_seq_len=max_seq_len)
     return TokenizedData.from_rows(rows, sources, report)
@@ -142,7 +150,12 @@ def check_masking(ex: Example, tok, style='auto'):
     "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + EOS."
     ids, trained = encode_segments(segments(ex, tok, style), tok)
     starts = [i for i in range(len(ids)) if trained[i] and (i == 0 or not trained[i - 1])]
-    answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant']
+    if ex.is_text:
+        assert len(starts) == 1 and ids[:starts[0]] == bos_prefix(tok) and all(trained[starts[0]:]), 'a text row is not trained on every token'
+        got = tok.decode(ids[starts[0]:], clean_up_tokenization_spaces=False)
+        assert got == ex.turns[0].content + tok.eos_token, f'trained {got!r} != the text + EOS'
+        return
+    answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
     assert len(starts) == len(answers), f'{len(starts)} trained runs for {len(answers)} responses'
     for start, k in zip(starts, answers):
         prompt = encode_prompt(Example(ex.turns[:k], ex.system), tok, style)
@@ -152,7 +165,7 @@ def check_masking(ex: Example, tok, style='auto'):
         assert got == ex.turns[k].content + tok.eos_token, f'trained {got!r} != response {ex.turns[k].content!r} + EOS'
 
 # %% ../nbs/04_masking.ipynb #c025
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: untrained assistant turns and text rows
 
 def tokenizer_fingerprint(tok) -> str:
     "Hash of what decides how `tok` tokenizes and renders."
@@ -162,7 +175,7 @@ def tokenizer_fingerprint(tok) -> str:
 
 def data_fingerprint(examples, tok, style, max_seq_len, truncation) -> str:
     h = hashlib.sha256(json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, max_seq_len, truncation]).encode())
-    for ex in examples: h.update(json.dumps([ex.system, ex.source, [(t.role, t.content, t.context) for t in ex.turns]]).encode())
+    for ex in examples: h.update(json.dumps([ex.system, ex.source, [(t.role, t.content, t.context, t.train) for t in ex.turns]]).encode())
     return h.hexdigest()[:24]
 
 # %% ../nbs/04_masking.ipynb #c026
@@ -182,3 +195,33 @@ def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='c
              meta=json.dumps({'sources': data.sources, 'report': data.report}))
     tmp.replace(path)
     return data
+
+# %% ../nbs/04_masking.ipynb #c027b
+def load_tokenized(path) -> TokenizedData:
+    "The `TokenizedData` that `tokenize_stream` wrote to the folder `path`, its arrays memory-mapped."
+    path = Path(path)
+    meta = json.loads((path / 'meta.json').read_text())
+    mapped = lambda name, dtype: np.memmap(path / name, dtype, 'r') if (path / name).stat().st_size else np.zeros(0, dtype)
+    offsets = np.concatenate([[0], np.cumsum(mapped('lengths.bin', np.int64))]).astype(np.int64)
+    return TokenizedData(mapped('tokens.bin', np.int32), mapped('trained.bin', bool), offsets, meta['sources'], meta['report'])
+
+def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncation='context', chunk=8192) -> TokenizedData:
+    "`tokenize_examples` over an iterable of examples, `chunk` at a time, each chunk appended to files in the folder `path`: memory stays flat."
+    style, path = resolve_style(style, tok), Path(path)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    tmp.mkdir(parents=True, exist_ok=True)
+    sources, counts, skipped, truncated, rows = [], Counter(), Counter(), Counter(), iter(examples)
+    try:
+        with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
+            while part := list(itertools.islice(rows, chunk)):
+                data = tokenize_examples(part, tok, style, max_seq_len, truncation)
+                data.tokens.tofile(ft); data.trained.tofile(fm); data.lengths.astype(np.int64).tofile(fl)
+                sources += data.sources
+                counts.update(rows=data.report['rows'], kept=data.report['kept'])
+                skipped.update(data.report['skipped']); truncated.update(data.report['truncated'])
+    except BaseException: shutil.rmtree(tmp); raise   # a stream that fails leaves nothing half-written
+    report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
+    (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': report}))
+    if path.exists(): shutil.rmtree(path)
+    tmp.rename(path)
+    return load_tokenized(path)

@@ -11,8 +11,9 @@ from .data import DataError, Example, Turn, hub_reachable, _offline
 
 # %% auto #0
 __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'merges_from_ranks', 'gpt2_tokenizer_from_tiktoken',
-           'load_tokenizer', 'Segment', 'classic_segments', 'render_chats', 'chat_segments', 'resolve_style',
-           'segments_of', 'segments', 'bos_prefix', 'encode_texts', 'encode_segments', 'encode_prompt']
+           'load_tokenizer', 'Segment', 'text_segments', 'classic_segments', 'render_chats', 'generation_suffix',
+           'chat_segments', 'resolve_style', 'segments_of', 'segments', 'bos_prefix', 'encode_texts', 'encode_segments',
+           'encode_prompt']
 
 # %% ../nbs/03_tokenizer.ipynb #c006
 def cache_dir() -> Path:
@@ -137,15 +138,20 @@ def _user_text(turn: Turn) -> str:
     return f'{turn.content}\n\n{turn.context}' if turn.context else turn.content
 
 # %% ../nbs/03_tokenizer.ipynb #c022
+def text_segments(ex: Example, eos_id: int) -> list:
+    "A plain-text row: its text and the EOS, all trained."
+    return [Segment(ex.turns[0].content, True), Segment(trained=True, ids=(eos_id,))]
+
 def classic_segments(ex: Example, eos_id: int) -> list:
     "Segments of `ex` in the `### Instruction:` / `### Input:` / `### Response:` template."
+    if ex.is_text: return text_segments(ex, eos_id)
     segs, prefix = [], f'{ex.system}\n\n' if ex.system else ''
     for t in ex.turns:
         if t.role == 'user':
             ctx = f'### Input:\n{t.context}\n\n' if t.context else ''
             segs.append(Segment(f'{prefix}### Instruction:\n{t.content}\n\n{ctx}### Response:\n'))
         else:
-            segs += [Segment(t.content, True), Segment(trained=True, ids=(eos_id,))]
+            segs += [Segment(t.content, t.train), Segment(trained=t.train, ids=(eos_id,))]
             prefix = '\n\n'
     return segs
 
@@ -153,11 +159,6 @@ def classic_segments(ex: Example, eos_id: int) -> list:
 def _messages(ex: Example, upto: int) -> list:
     sys = [{'role': 'system', 'content': ex.system}] if ex.system else []
     return sys + [{'role': t.role, 'content': _user_text(t) if t.role == 'user' else t.content} for t in ex.turns[:upto]]
-
-def _prefixes(ex: Example) -> list:
-    "The (turns, with generation prompt?) renders `chat_segments` needs for `ex`."
-    need = [r for i, t in enumerate(ex.turns) if t.role != 'user' for r in ((i, True), (i + 1, False))]
-    return need + ([(len(ex.turns), True)] if ex.turns[-1].role == 'user' else [])
 
 def _render_batch(tok, examples, keys, gen: bool) -> list:
     "The texts of the `(example, turns)` `keys` in one call; a conversation the template refuses gets a `DataError` that shows it."
@@ -174,33 +175,54 @@ def _render_batch(tok, examples, keys, gen: bool) -> list:
         raise
 
 def render_chats(examples, tok) -> list:
-    "For each example, `{(turns, generation prompt?): text}` of the prefixes it needs, rendered in batches."
-    out = [{} for _ in examples]
+    "Each example's whole conversation rendered once (with the generation prompt when it ends with a user turn), in batches; None for text rows."
+    out = [None] * len(examples)
     for gen in (True, False):
-        keys = [(k, n) for k, ex in enumerate(examples) for n, g in _prefixes(ex) if g == gen]
+        keys = [(k, len(ex.turns)) for k, ex in enumerate(examples) if not ex.is_text and (ex.turns[-1].role == 'user') == gen]
         if not keys: continue
-        for (k, n), text in zip(keys, _render_batch(tok, examples, keys, gen)): out[k][n, gen] = text
+        for (k, _), text in zip(keys, _render_batch(tok, examples, keys, gen)): out[k] = text
     return out
 
-def chat_segments(ex: Example, tok, rendered: dict | None = None) -> list:
-    "Segments of `ex` rendered with the tokenizer's chat template (or taken from `render_chats`)."
-    texts = rendered if rendered is not None else render_chats([ex], tok)[0]
-    render = lambda n, gen: texts[n, gen]
-    segs, done = [], ''
+# %% ../nbs/03_tokenizer.ipynb #c025a
+_NOT_PREFIXES = 'the chat template does not render conversations as growing prefixes; use prompt_style="classic"'
+
+def _cut(ex: Example, full: str, gen: str, eos: str) -> list:
+    "Segments of `ex` cut from `full`, its one render: each reply runs from the generation prompt `gen` before its text to the next `eos`."
+    segs, done = [], 0
     for i, t in enumerate(ex.turns):
         if t.role == 'user': continue
-        prompt, full = render(i, True), render(i + 1, False)
-        if not (prompt.startswith(done) and full.startswith(prompt)):
-            raise ValueError('the chat template does not render conversations as growing prefixes; use prompt_style="classic"')
-        reply = full[len(prompt):]
-        end = reply.find(tok.eos_token)
-        if end < 0: raise ValueError(f'the chat template does not end assistant turns with the EOS token {tok.eos_token!r}; '
-                                     f'use prompt_style="classic"')
-        end += len(tok.eos_token)
-        segs += [Segment(prompt[len(done):]), Segment(reply[:end], True)]
-        done = prompt + reply[:end]
-    if ex.turns[-1].role == 'user': segs.append(Segment(render(len(ex.turns), True)[len(done):]))
+        asked = full.find(_user_text(ex.turns[i - 1]), done)
+        start = full.find(gen + t.content, asked + len(_user_text(ex.turns[i - 1]))) if asked >= 0 else -1
+        if start < 0: raise ValueError(_NOT_PREFIXES)
+        reply = start + len(gen)
+        end = full.find(eos, reply)
+        if end < 0: raise ValueError(f'the chat template does not end assistant turns with the EOS token {eos!r}; use prompt_style="classic"')
+        segs += [Segment(full[done:reply]), Segment(full[reply:end + len(eos)], t.train)]
+        done = end + len(eos)
+    if ex.turns[-1].role == 'user': segs.append(Segment(full[done:]))
     return segs
+
+# %% ../nbs/03_tokenizer.ipynb #c025b
+_SUFFIX = weakref.WeakKeyDictionary()   # tokenizer -> (chat template, its generation suffix)
+_PROBE = Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!'), Turn('user', 'Add 2 and 3.'), Turn('assistant', '5'), Turn('user', 'Thanks')])
+
+def generation_suffix(tok) -> str:
+    "What `add_generation_prompt` appends in `tok`'s chat template, once a probe shows that one render cut into turns gives every prompt inference renders."
+    if _SUFFIX.get(tok, (None,))[0] != tok.chat_template:
+        render = lambda n, gen: tok.apply_chat_template(_messages(_PROBE, n), tokenize=False, add_generation_prompt=gen)
+        suffixes = {render(n, True)[len(render(n, False)):] for n in (1, 3)}
+        if len(suffixes) != 1: raise ValueError(_NOT_PREFIXES)
+        segs = _cut(_PROBE, render(len(_PROBE.turns), True), suffixes.copy().pop(), tok.eos_token)
+        prompts = [''.join(s.text for s in segs[:k + 1]) for k in range(0, len(segs), 2)]
+        if prompts != [render(n, True) for n in (1, 3, 5)]: raise ValueError(_NOT_PREFIXES)
+        _SUFFIX[tok] = (tok.chat_template, suffixes.pop())
+    return _SUFFIX[tok][1]
+
+def chat_segments(ex: Example, tok, rendered: str | None = None) -> list:
+    "Segments of `ex` cut from one render of it with the tokenizer's chat template (or the render `render_chats` gave)."
+    if ex.is_text: return text_segments(ex, tok.eos_token_id)
+    gen = generation_suffix(tok)
+    return _cut(ex, rendered if rendered is not None else render_chats([ex], tok)[0], gen, tok.eos_token)
 
 # %% ../nbs/03_tokenizer.ipynb #c028
 def resolve_style(style: str, tok) -> str:

@@ -29,8 +29,11 @@ def test_mixed_local_sources_with_bad_rows(tmp_path):
 
 def test_user_errors_are_one_line(tmp_path):
     bad = tmp_path / 'cols.jsonl'
-    bad.write_text(json.dumps({'prompt': 'x', 'completion': 'y'}) + '\n')
-    for args, expected in [(['--dataset', str(bad)], 'unknown layout (columns: completion, prompt)'),
+    bad.write_text(json.dumps({'question': 'x', 'answer': 'y'}) + '\n')
+    for args, expected in [(['--dataset', str(bad)], 'unknown layout (columns: answer, question)'),
+                           (['--dataset', f'{bad}@map:instruction=questoin,output=answer'], "names 'questoin', which the data does not have. Its columns are: answer, question"),
+                           (['--dataset', 'Open-Orca/OpenOrca:1000'], "dataset 'Open-Orca/OpenOrca' could not be loaded (offline mode"),
+                           (['--dataset', 'embedded:0.5', '--dataset', f'{bad}@map:instruction=question,output=answer:0.6'], 'must add up to 1'),
                            (['--dataset', str(tmp_path / 'missing.jsonl')], 'no such file'),
                            (['--config', 'locl'], "did you mean 'local'"),
                            (['--batch-size', '6', '--micro-batch-size', '4'], 'must be divisible')]:
@@ -43,3 +46,26 @@ def test_hub_name_fails_fast_offline_even_without_offline_env(tmp_path):
     p, seconds = run('data', '--config', 'local-smoke', '--dataset', 'tatsu-lab/alpaca:100', '--output-dir', str(tmp_path), env=env)
     assert p.returncode == 2 and "dataset 'tatsu-lab/alpaca'" in p.stderr and 'local file' in p.stderr
     assert seconds < 20, f'took {seconds:.0f}s to fail'
+
+def test_trl_layouts_column_map_text_rows_and_ratio(tmp_path):
+    conv = lambda i: {'prompt': [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': f'Double {i}.'}],
+                      'completion': [{'role': 'assistant', 'content': str(2 * i)}]}
+    chat = lambda i: {'system': 'You count.', 'messages': [{'role': 'user', 'content': f'Count to {i}.'}, {'role': 'assistant', 'content': ' '.join(map(str, range(1, i + 1)))},
+                                                           {'role': 'user', 'content': 'And back?'}, {'role': 'assistant', 'content': ' '.join(map(str, range(i, 0, -1)))}]}
+    files = {'pc.jsonl': [conv(i) for i in range(10)], 'chat.jsonl': [chat(i) for i in range(1, 11)], 'notes.jsonl': [{'text': f'Note {i}: the tide turns.'} for i in range(10)]}
+    for name, rows in files.items(): (tmp_path / name).write_text('\n'.join(map(json.dumps, rows)) + '\n')
+    (tmp_path / 'qa.csv').write_text('question,answer\n' + ''.join(f'What is {i} + 1?,{i + 1} apples\n' for i in range(20)))
+    data = ['--dataset', str(tmp_path / 'pc.jsonl'), '--dataset', str(tmp_path / 'chat.jsonl'),
+            '--dataset', f"{tmp_path / 'qa.csv'}@map:instruction=question,output=answer", '--dataset', f"{tmp_path / 'notes.jsonl'}:0.25"]
+    reports = {}
+    for train_on in ('all_assistant', 'last_assistant'):
+        p, _ = run('data', '--config', 'local-smoke', *data, '--eval-split', '0', '--train-on', train_on, '--output-dir', str(tmp_path / 'runs'), '--run-name', train_on)
+        assert p.returncode == 0, p.stderr
+        reports[train_on] = json.loads((tmp_path / 'runs' / train_on / 'data_report.json').read_text())
+    rep = reports['last_assistant']
+    assert [s['format'] for s in rep['sources']] == ['prompt_completion', 'chat', 'alpaca', 'text']
+    assert rep['sources'][3]['mixed'] == round(0.25 * 40 / 0.75) and rep['masking']['train']['kept'] == 40 + rep['sources'][3]['mixed']
+    assert '25% of the training mix: 13 examples' in p.stdout
+    trained = {k: r['lengths']['train']['trained_tokens'] for k, r in reports.items()}
+    assert trained['last_assistant'] < trained['all_assistant'], trained
+    assert json.loads((tmp_path / 'runs' / 'last_assistant' / 'config.json').read_text())['train_on'] == 'last_assistant'

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
 from modern_llm.data import Example, Turn, SkipRow
-from modern_llm.tokenizer import load_tokenizer, segments, encode_segments
+from modern_llm.tokenizer import load_tokenizer, segments, encode_segments, _messages
 from modern_llm.masking import check_masking, tokenize_examples, fit_example, labels_of, IGNORE
 
 TOKENIZERS = {name: load_tokenizer(name) for name in ('smollm2-135m', 'gpt2-bpe')}
@@ -26,6 +26,27 @@ def examples(draw):
 @given(ex=examples())
 def test_prompt_prefix_and_exact_labels(name, ex):
     check_masking(ex, TOKENIZERS[name])
+
+@pytest.mark.parametrize('name', list(TOKENIZERS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ex=examples(), flags=st.lists(st.booleans(), min_size=3, max_size=3), doc=nonblank)
+def test_untrained_turns_and_text_rows_keep_the_invariants(name, ex, flags, doc):
+    """Assistant turns marked untrained (TRL prompt context, train_on='last_assistant') stay prompt; text rows train every token."""
+    answers = [t for t in ex.turns if t.role == 'assistant']
+    for t, f in zip(answers, flags): t.train = f
+    check_masking(ex, TOKENIZERS[name])
+    check_masking(Example([Turn('text', doc)]), TOKENIZERS[name])
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ex=examples())
+def test_one_render_cut_gives_the_prompts_inference_renders(ex):
+    """Invariant 1 at the text level: cutting one render of the conversation gives, before each reply, exactly what
+    apply_chat_template renders for the conversation so far with the generation prompt."""
+    tok = TOKENIZERS['smollm2-135m']
+    segs = segments(ex, tok)
+    cut = [''.join(s.text for s in segs[:k + 1]) for k in range(0, len(segs), 2)]
+    assert cut == [tok.apply_chat_template(_messages(ex, i), tokenize=False, add_generation_prompt=True)
+                   for i, t in enumerate(ex.turns) if t.role == 'assistant']
 
 @pytest.mark.parametrize('name', list(TOKENIZERS))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
