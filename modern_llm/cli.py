@@ -16,7 +16,8 @@ __all__ = ['OVERRIDES', 'STAGES', 'config_from_args', 'cmd_data', 'cmd_sft', 'cm
 # %% ../nbs/13_cli.ipynb #c006
 OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft_lr', 'batch_size': 'sft_batch_size',
              'micro_batch_size': 'micro_batch_size', 'output_dir': 'output_dir', 'run_name': 'run_name',
-             'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed'}
+             'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed',
+             'report_to': 'report_to', 'neftune_alpha': 'neftune_alpha'}
 
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
@@ -28,6 +29,8 @@ def _config_args(p: argparse.ArgumentParser):
     for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
                       ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str)]:
         p.add_argument(f'--{flag}', type=typ)
+    p.add_argument('--report-to', action='append', help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
+    p.add_argument('--neftune-alpha', type=float, help='NEFTune: noise on the input embeddings in training (e.g. 5)')
 
 # %% ../nbs/13_cli.ipynb #c007
 def config_from_args(args):
