@@ -106,7 +106,12 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from modern_llm.hub import load_pretrained, export_hf
+    if args.quant and args.format != 'gguf': raise ConfigError('--quant applies to --format gguf only')
     pre = load_pretrained(args.model)
+    if args.format == 'gguf':
+        from modern_llm.gguf_export import export_gguf
+        print(export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16'))
+        return 0
     print(export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style))
     return 0
 
@@ -155,8 +160,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser('eval', help='evaluate a model, optionally beside its base'); e.set_defaults(func=cmd_eval)
     e.add_argument('--model', required=True); e.add_argument('--base-model'); e.add_argument('--out')
     e.add_argument('--limit', type=int, help='tasks per family'); e.add_argument('--config', help='config whose held-out split to score')
-    x = sub.add_parser('export', help='write a Hugging Face model directory'); x.set_defaults(func=cmd_export)
+    x = sub.add_parser('export', help='write a Hugging Face model directory or a GGUF file'); x.set_defaults(func=cmd_export)
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
+    x.add_argument('--format', choices=('hf', 'gguf'), default='hf', help='hf: a transformers directory (default); gguf: one file for llama.cpp')
+    x.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")
