@@ -4,7 +4,7 @@
 
 # %% ../nbs/07c_gguf_export.ipynb #c003
 from __future__ import annotations
-import json
+import json, os
 from pathlib import Path
 import numpy as np
 import torch
@@ -113,16 +113,20 @@ def export_gguf(model: ModernDecoderLM, path, tokenizer, prompt_style: str = 'au
     if path.suffix != '.gguf': raise GGUFExportError(f"GGUF export writes one file: give a path ending in .gguf, not '{path}'")
     gguf_pre_tokenizer(tokenizer)   # refuse before writing anything
     path.parent.mkdir(parents=True, exist_ok=True)
-    w = gguf.GGUFWriter(path, 'llama')
-    _write_model_metadata(w, c, name or path.stem, quant)
-    _write_tokenizer(w, tokenizer, c, prompt_style)
-    for k, t in tqdm(model.state_dict().items(), desc=f'writing {path.name}', leave=False):
-        a = t.detach().float().cpu().numpy()
-        if k.endswith('attn.q.weight'): a = permute_qk(a, c.n_heads)
-        if k.endswith('attn.k.weight'): a = permute_qk(a, c.n_kv_heads)
-        data, kind = _gguf_tensor(a, quant)
-        w.add_tensor(rename(k, GGUF_NAMES), data, raw_dtype=kind)
-    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    tmp = path.with_name(f'.{path.name}.tmp')   # written aside and renamed: a failed export leaves no half-written file
+    try:
+        w = gguf.GGUFWriter(tmp, 'llama')
+        _write_model_metadata(w, c, name or path.stem, quant)
+        _write_tokenizer(w, tokenizer, c, prompt_style)
+        for k, t in tqdm(model.state_dict().items(), desc=f'writing {path.name}', leave=False):
+            a = t.detach().float().cpu().numpy()
+            if k.endswith('attn.q.weight'): a = permute_qk(a, c.n_heads)
+            if k.endswith('attn.k.weight'): a = permute_qk(a, c.n_kv_heads)
+            data, kind = _gguf_tensor(a, quant)
+            w.add_tensor(rename(k, GGUF_NAMES), data, raw_dtype=kind)
+        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
     return path
 
 # %% ../nbs/07c_gguf_export.ipynb #c023
