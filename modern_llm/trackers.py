@@ -53,8 +53,11 @@ class WandbTracker:
     def __init__(self, cfg: SFTConfig, first_step: int = 0):
         import wandb
         self.wandb = wandb
-        self.run = wandb.init(project=os.environ.get('WANDB_PROJECT', 'modern_llm'), name=cfg.run_name, dir=str(cfg.run_dir),
-                              config=to_dict(cfg), reinit='create_new')
+        try: self.run = wandb.init(project=os.environ.get('WANDB_PROJECT', 'modern_llm'), name=cfg.run_name, dir=str(cfg.run_dir),
+                                   config=to_dict(cfg), reinit='create_new')
+        except Exception as e:   # no API key, a bad WANDB_MODE...: one line, not W&B's traceback
+            raise ConfigError(f"report_to 'wandb': W&B did not start ({type(e).__name__}: {str(e).strip().splitlines()[0]}); set "
+                              f"WANDB_MODE=offline to keep the run in local files, or run `wandb login`") from None
     def log(self, step: int, metrics: dict): self.run.log(metrics, step=step)
     def table(self, name: str, rows: list, step: int):
         cols, data = _columns(rows)
