@@ -18,7 +18,8 @@ OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft
              'micro_batch_size': 'micro_batch_size', 'output_dir': 'output_dir', 'run_name': 'run_name',
              'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed',
              'finetune': 'finetune', 'lora_r': 'lora_r', 'lora_alpha': 'lora_alpha', 'lora_dropout': 'lora_dropout',
-             'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing'}
+             'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing',
+             'report_to': 'report_to', 'neftune_alpha': 'neftune_alpha'}
 OVERRIDES.update(train_on='train_on', columns='columns')
 
 def _config_args(p: argparse.ArgumentParser):
@@ -38,6 +39,8 @@ def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--lora-targets', type=lambda s: [t.strip() for t in s.split(',')], help='comma-separated projections to adapt, e.g. q,v (default: all)')
     p.add_argument('--dora', action='store_const', const=True, help='DoRA: learn a magnitude per output feature as well')
     p.add_argument('--gradient-checkpointing', action='store_const', const=True, help='recompute activations in the backward pass')
+    p.add_argument('--report-to', action='append', help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
+    p.add_argument('--neftune-alpha', type=float, help='NEFTune: noise on the input embeddings in training (e.g. 5)')
 
 # %% ../nbs/13_cli.ipynb #c007
 def config_from_args(args):
@@ -120,6 +123,7 @@ def _adapter_of(spec) -> dict | None:
 def cmd_export(args) -> int:
     "Write a model as a transformers directory (adapters merged), or an adapter checkpoint as a PEFT adapter directory."
     from modern_llm.hub import load_pretrained, load_checkpoint, export_hf
+    if args.quant and args.format != 'gguf': raise ConfigError('--quant applies to --format gguf only')
     adapter = _adapter_of(args.model)
     if args.format == 'adapter':
         from modern_llm.adapters import export_adapter
@@ -128,6 +132,10 @@ def cmd_export(args) -> int:
     pre = load_pretrained(args.model)
     if adapter: print(f"merged the {adapter['finetune']} adapter into {'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'} "
                       f"({adapter['base']['model']})", file=sys.stderr)
+    if args.format == 'gguf':
+        from modern_llm.gguf_export import export_gguf
+        print(export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16'))
+        return 0
     print(export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style))
     return 0
 
@@ -200,9 +208,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser('eval', help='evaluate a model, optionally beside its base'); e.set_defaults(func=cmd_eval)
     e.add_argument('--model', required=True); e.add_argument('--base-model'); e.add_argument('--out')
     e.add_argument('--limit', type=int, help='tasks per family'); e.add_argument('--config', help='config whose held-out split to score')
-    x = sub.add_parser('export', help='write a Hugging Face model directory'); x.set_defaults(func=cmd_export)
+    x = sub.add_parser('export', help='write a Hugging Face model directory or a GGUF file'); x.set_defaults(func=cmd_export)
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
-    x.add_argument('--format', choices=('hf', 'adapter'), default='hf', help='hf: a transformers model directory (adapters merged); adapter: a PEFT adapter directory')
+    x.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf', help='hf: a transformers directory (adapters merged; the default); adapter: a PEFT adapter directory; gguf: one file for llama.cpp')
+    x.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")

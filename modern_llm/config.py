@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CHOICES', 'RANGES', 'PRESETS', 'ConfigError', 'SFTConfig', 'validate', 'preset', 'from_dict', 'to_dict',
+__all__ = ['CHOICES', 'TRACKERS', 'RANGES', 'PRESETS', 'ConfigError', 'SFTConfig', 'validate', 'preset', 'from_dict', 'to_dict',
            'save_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #c006
@@ -64,6 +64,8 @@ class SFTConfig:
     forgetting_monitor: bool = True       # track loss on general text beside the SFT val loss
     seed: int = 42
     resume_from: str | None = None
+    report_to: list = field(default_factory=list)   # experiment trackers: 'tensorboard', 'wandb', 'trackio'
+    neftune_alpha: float | None = None    # NEFTune: noise on the input embeddings in training (5 is the paper's usual value)
 
     def __post_init__(self): validate(self)
 
@@ -83,6 +85,7 @@ class SFTConfig:
 CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
                mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
 CHOICES['train_on'] = ('all_assistant', 'last_assistant')
+TRACKERS = ('tensorboard', 'wandb', 'trackio')
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
               micro_batch_size=(1, None, True), max_seq_len=(16, None, True), pad_to_multiple_of=(1, None, True),
@@ -90,7 +93,7 @@ RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(
               save_every=(1, None, True), eval_every=(1, None, True), log_every=(1, None, True), keep_last=(1, None, True),
               early_stopping_patience=(1, None, True), nonfinite_patience=(1, None, True),
               pretrain_mix_fraction=(0, 1, True), sft_max_steps=(1, None, True), lora_r=(1, None, True),
-              lora_alpha=(0, None, False), lora_dropout=(0, 1, True))
+              lora_alpha=(0, None, False), lora_dropout=(0, 1, True), neftune_alpha=(0, None, False))
 
 # %% ../nbs/00_config.ipynb #c012
 def _check_type(cfg, f):
@@ -129,6 +132,8 @@ def validate(cfg: SFTConfig) -> SFTConfig:
     if cfg.lora_targets is not None and (not cfg.lora_targets or not all(isinstance(t, str) and t for t in cfg.lora_targets)):
         raise ConfigError(f"config key 'lora_targets' must be null (every projection) or a non-empty list of module names, "
                           f"e.g. ['q', 'v']; got {cfg.lora_targets!r}")
+    for t in cfg.report_to:
+        if t not in TRACKERS: raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018

@@ -17,6 +17,8 @@ from .model import ModernDecoderLM, ModelConfig, document_spans
 from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
+from .trackers import Trackers, require_trackers
+from .neftune import NEFTune
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'Dist', 'dist_env', 'check_world',
@@ -332,6 +334,7 @@ class Trainer:
         # before any weights load: a run that cannot fit fails here, in seconds
         shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model) if cfg.check_memory else None
         if cfg.check_memory and shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
+        require_trackers(cfg.report_to)   # before any loading: a missing tracker fails at once
         with main_first(self.dist):
             pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
             # the data is rendered in the model's own prompt style, which inference will use too
@@ -348,6 +351,8 @@ class Trainer:
         self.sched = make_scheduler(self.opt, cfg)
         self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
         self._setup_text(pre.tokenizer)
+        self.trackers = Trackers(cfg, enabled=self.dist.main)
+        self.neftune = NEFTune(self.model, cfg.neftune_alpha) if cfg.neftune_alpha else None
 
 # %% ../nbs/09_train.ipynb #c035b
 def _adapter_record(self: Trainer, base) -> dict | None:
@@ -468,7 +473,7 @@ def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
            'tokens_per_s': r['real_tokens'] / seconds, 'padding': 1 - r['real_tokens'] / r['padded_tokens'],
            'mfu': r['flops'] / seconds / self.peak_flops, 'trained_tokens': r['trained_tokens'], 'text_batches': r['text_batches'],
            'elapsed_s': time.time() - t0}
-    self.history.append(rec); self.log.metric(rec)
+    self.history.append(rec); self.log.metric(rec); self.trackers.log(rec)
     for note in self.monitor.on_train(self.step, r['loss']): self.log.info(f'step {self.step}: {note}')
     if self.step % self.cfg.log_every == 0 or self.step == self.cfg.max_steps:
         eta = rec['elapsed_s'] / max(1, self.step - start) * (self.cfg.max_steps - self.step)
@@ -481,7 +486,7 @@ Trainer._log_step = _log_step
 def _eval_and_check(self: Trainer) -> bool:
     "Evaluate, log, keep the best checkpoint; True when early stopping says stop."
     rec = self._evaluate()
-    self.history.append(rec); self.log.metric(rec)
+    self.history.append(rec); self.log.metric(rec); self.trackers.log(rec)
     self.log.info(f"step {self.step} eval: " + ' '.join(f'{k} {v:.4f}' for k, v in rec.items() if k != 'step'))
     if 'val_loss' not in rec: return False
     notes, improved, stop = self.monitor.on_eval(rec['val_loss'])
@@ -533,6 +538,7 @@ def _finish(self: Trainer, t0: float) -> Path:
     if not any(h['step'] == self.step and 'val_loss' in h for h in self.history): self._eval_and_check()
     path = self.save('final')
     if self.dist.main: self.curve.save(self.history, self.cfg.run_dir / 'loss_curve.png')
+    self.trackers.finish([h for h in self.history if 'train_loss' not in h])   # the eval records, as one table
     self.log.info(f'finished at step {self.step} in {time.time() - t0:.0f}s; final checkpoint {path}')
     if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
     return path
@@ -545,5 +551,7 @@ def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = 
         if cfg.resume_from: trainer.resume(cfg.resume_from)
         return trainer.fit()
     finally:
+        trainer.trackers.close()
+        if trainer.neftune: trainer.neftune.remove()
         del trainer   # the DDP wrapper and its gloo state go before the process group does
         close_distributed()

@@ -26,7 +26,7 @@ def test_torchrun_resume_matches_single_process(tmp_path):
     sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'one')
     one, two = tmp_path / 'one', tmp_path / 'two'
     two.mkdir(); shutil.copy(one / 'one-sft_step2.pt', two / 'two-sft_step2.pt')   # as if run 'two' had stopped at step 2
-    p = sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'two', '--resume', 'auto', procs=2)
+    p = sft('--config', str(tmp_path / 'cfg.json'), '--run-name', 'two', '--resume', 'auto', '--report-to', 'tensorboard', procs=2)
 
     assert p.stdout.splitlines().count(str(two / 'two-sft_final.pt')) == 1, p.stdout   # printed by process 0 alone
     log = (two / 'training.log').read_text()
@@ -43,3 +43,9 @@ def test_torchrun_resume_matches_single_process(tmp_path):
     wb = load_checkpoint(two / 'two-sft_final.pt')['model_state']
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
     assert load_checkpoint(two / 'two-sft_final.pt')['step'] == 4
+    # only process 0 reports, and a resumed run reports from the step it resumed at
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert len(list((two / 'tensorboard').glob('events.out.tfevents.*'))) == 1
+    ea = EventAccumulator(str(two / 'tensorboard')); ea.Reload()
+    assert sorted({e.step for e in ea.Scalars('train_loss')}) == [3, 4]
+    assert [e.value for e in ea.Scalars('train_loss')] == pytest.approx([r['train_loss'] for r in b if r['step'] > 2 and 'train_loss' in r])
