@@ -21,11 +21,12 @@ from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
 
 # %% auto #0
-__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'matmul_peak', 'Dist', 'dist_env', 'check_world',
-           'init_distributed', 'close_distributed', 'main_first', 'count_trained', 'document_lengths', 'model_flops',
-           'to_device', 'train_step', 'tiny_model', 'tiny_pretrained', 'evaluate_loss', 'text_data', 'RunLog',
-           'LossCurve', 'Monitor', 'rng_state', 'set_rng_state', 'checkpoint_name', 'step_checkpoints', 'Trainer',
-           'save', 'resume', 'latest_checkpoint', 'TrainingError', 'fit', 'run_sft']
+__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak', 'Dist',
+           'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first', 'count_trained',
+           'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained',
+           'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
+           'checkpoint_name', 'step_checkpoints', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError',
+           'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
@@ -45,6 +46,15 @@ def autocast_dtype(cfg: SFTConfig, device: torch.device):
     "torch.bfloat16 when mixed precision is on for `device`, else None (FP32)."
     if cfg.mixed_precision == 'fp32': return None
     return torch.bfloat16 if cfg.mixed_precision == 'bf16' or native_bf16(device) else None
+
+# %% ../nbs/09_train.ipynb #c007i
+def return_freed_memory() -> bool:
+    "Have glibc serve every allocation over 128 KB with mmap, so freed activations leave the RSS; False where there is no glibc."
+    import ctypes, ctypes.util
+    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError: return False
+    M_MMAP_THRESHOLD = -3   # from glibc's malloc.h; setting it also turns off the threshold's growth
+    return hasattr(libc, 'mallopt') and libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1
 
 # %% ../nbs/09_train.ipynb #c007b
 def _sync(device: torch.device):
@@ -331,6 +341,7 @@ class Trainer:
         init_distributed(self.dist, self.device)
         self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
         self.amp = autocast_dtype(cfg, self.device)
+        if self.device.type == 'cpu': return_freed_memory()
         # before any weights load: a run that cannot fit fails here, in seconds
         shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model) if cfg.check_memory else None
         if cfg.check_memory and shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
