@@ -289,10 +289,16 @@ HFCausalLM.forward = _hf_forward
 
 # %% ../nbs/07_hub.ipynb #c030b
 def _set_checkpointing(self: HFCausalLM, on: bool):
-    if on: self.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
-    else: self.hf.gradient_checkpointing_disable()
+    # transformers 5.x renamed gradient checkpointing to activation checkpointing: the old names warn, early 5.x lack the new ones
+    new = hasattr(self.hf, 'activation_checkpointing_enable')
+    if on and new: self.hf.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False})
+    elif on: self.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+    else: (self.hf.activation_checkpointing_disable if new else self.hf.gradient_checkpointing_disable)()
 
-HFCausalLM.gradient_checkpointing = property(lambda self: self.hf.is_gradient_checkpointing, _set_checkpointing,
+def _is_checkpointing(self: HFCausalLM) -> bool:
+    return self.hf.is_activation_checkpointing if hasattr(type(self.hf), 'is_activation_checkpointing') else self.hf.is_gradient_checkpointing
+
+HFCausalLM.gradient_checkpointing = property(_is_checkpointing, _set_checkpointing,
                                              doc="Whether transformers recomputes the blocks' activations in the backward pass.")
 
 # %% ../nbs/07_hub.ipynb #c032
