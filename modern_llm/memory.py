@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from .config import ConfigError, SFTConfig, to_dict
-from .model import ModelConfig, ModernDecoderLM
+from .model import LOSS_CHUNK, ModelConfig, ModernDecoderLM
 
 # %% auto #0
 __all__ = ['LAYER_ACTIVATIONS', 'CHECKPOINTED_LAYER', 'BF16_ACTIVATIONS', 'SHAPES', 'NF4_BYTES', 'CPU_RUNTIME_BYTES',
@@ -108,7 +108,7 @@ def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = F
     parts = {'weights': projection_params(c) * proj_bytes + other_params(c) * 4,
              'autocast weight copies': 2 * (projection_params(c) + c.vocab_size * c.d_model) if bf16 and cfg.finetune != 'qlora' else 0,
              'gradients': 4 * trainable, 'optimizer state': 8 * trainable, 'activations': act,
-             'logits': 8 * c.vocab_size * tokens, 'runtime': CPU_RUNTIME_BYTES if torch.device(device).type == 'cpu' else 0}
+             'logits': 8 * c.vocab_size * min(tokens, LOSS_CHUNK), 'runtime': CPU_RUNTIME_BYTES if torch.device(device).type == 'cpu' else 0}
     return MemoryPlan(parts, available_memory(device) if available is None else available, str(device))
 
 # %% ../nbs/08b_memory.ipynb #c023

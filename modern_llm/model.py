@@ -11,10 +11,10 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['ROPE_TYPES', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq', 'rotate_half',
-           'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans', 'document_attention',
-           'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM',
-           'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
+__all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
+           'rotate_half', 'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans',
+           'document_attention', 'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'shifted_loss',
+           'ModernDecoderLM', 'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -209,12 +209,19 @@ def default_positions(attention_mask, T: int, S: int, device=None):
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, S - T:S]
 
 # %% ../nbs/06_model.ipynb #c030
-def shifted_loss(hidden, labels, head) -> tuple:
+LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
+
+def _token_loss(head, h, targets): return F.cross_entropy(head(h).float(), targets, reduction='sum')
+
+def shifted_loss(hidden, labels, head, chunk: int = LOSS_CHUNK) -> tuple:
     "Summed cross-entropy of next-token prediction and the trained-token count, scoring only positions whose label != -100."
     targets = labels[:, 1:]
     keep = targets != -100
-    logits = head(hidden[:, :-1][keep]).float()
-    return F.cross_entropy(logits, targets[keep], reduction='sum'), keep.sum()
+    h, t = hidden[:, :-1][keep], targets[keep]
+    if len(t) <= chunk: return _token_loss(head, h, t), keep.sum()
+    # each chunk's logits are recomputed in the backward pass, so only one chunk's exist at any time
+    losses = [checkpoint(_token_loss, head, h[i:i + chunk], t[i:i + chunk], use_reentrant=False) for i in range(0, len(t), chunk)]
+    return torch.stack(losses).sum(), keep.sum()
 
 # %% ../nbs/06_model.ipynb #c031
 class ModernDecoderLM(nn.Module):
@@ -231,6 +238,7 @@ class ModernDecoderLM(nn.Module):
         self.gradient_checkpointing = False
         # packed rows: 'spans' runs attention per document, 'mask' masks the whole row; 'auto' is spans on CPU only
         self.packed_attention = 'auto'
+        self.loss_chunk = LOSS_CHUNK   # trained positions per cross-entropy chunk (`shifted_loss`)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -268,7 +276,7 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
         else: x = layer(x, cos, sin, mask, cache)
     if cache is not None: cache.length = S
     x = self.norm(x)
-    loss_sum, n = shifted_loss(x, labels, self.head) if labels is not None else (None, None)
+    loss_sum, n = shifted_loss(x, labels, self.head, self.loss_chunk) if labels is not None else (None, None)
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
     out = {'all': lambda: self.head(x), 'last': lambda: self.head(x[:, -1:]), 'none': lambda: None}[logits]()
     return LMOutput(out, loss_sum, n)
