@@ -9,12 +9,14 @@ from dataclasses import dataclass, asdict
 from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 # %% auto #0
 __all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
            'rotate_half', 'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans',
-           'document_attention', 'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'shifted_loss',
-           'ModernDecoderLM', 'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
+           'document_attention', 'document_block_mask', 'flex_document_attention', 'SwiGLU', 'Block', 'KVCache',
+           'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM', 'num_params', 'matmul_params',
+           'flops_per_token', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -132,13 +134,14 @@ class Attention(nn.Module):
         self.sinks = nn.Parameter(torch.zeros(c.n_heads)) if c.attn_sinks else None
 
     def forward(self, x, cos, sin, mask, cache=None):
-        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, or a list of `document_spans`."
+        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, a list of `document_spans`, or a `document_block_mask`."
         B, T, _ = x.shape
         q = apply_rope(self.q(x).view(B, T, self.h, self.hd).transpose(1, 2), cos, sin)
         k = apply_rope(self.k(x).view(B, T, self.kv, self.hd).transpose(1, 2), cos, sin)
         v = self.v(x).view(B, T, self.kv, self.hd).transpose(1, 2)
         if cache is not None: k, v = cache.update(self.layer, k, v)
         if isinstance(mask, list): y = document_attention(q, k, v, mask, self.sinks)
+        elif isinstance(mask, BlockMask): y = flex_document_attention(q, k, v, mask, self.sinks)
         elif self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
         else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1, enable_gqa=True)
         return self.o(y.transpose(1, 2).reshape(B, T, self.h * self.hd))
@@ -163,6 +166,22 @@ def document_attention(q, k, v, spans, sinks=None):
         y[r:r + 1, :, s:e] = (sdpa_with_sinks(qd, kd, vd, None, sinks) if sinks is not None else
                               F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, enable_gqa=True))
     return y
+
+# %% ../nbs/06_model.ipynb #c023e
+_compiled_flex = None
+
+def document_block_mask(doc_ids) -> BlockMask:
+    "FlexAttention block mask of packed rows `doc_ids` [B, T]: causal within each document; padding (-1) sees only itself."
+    def document_causal(b, h, q, k): return ((k <= q) & (doc_ids[b, q] == doc_ids[b, k]) & (doc_ids[b, k] >= 0)) | (q == k)
+    B, T = doc_ids.shape
+    return create_block_mask(document_causal, B, None, T, T, device=doc_ids.device)
+
+def flex_document_attention(q, k, v, block_mask: BlockMask, sinks=None):
+    "Attention under `block_mask` with compiled FlexAttention (compiled once per process, on first use)."
+    global _compiled_flex
+    if sinks is not None: raise ValueError("packed_attention='flex' does not support attention sinks; use 'spans' or 'mask'")
+    if _compiled_flex is None: _compiled_flex = torch.compile(flex_attention, dynamic=False)
+    return _compiled_flex(q, k, v, block_mask=block_mask, enable_gqa=True)
 
 # %% ../nbs/06_model.ipynb #c025
 class SwiGLU(nn.Module):
@@ -236,7 +255,8 @@ class ModernDecoderLM(nn.Module):
         self.lm_head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.register_buffer('inv_freq', rope_inv_freq(c), persistent=False)
         self.gradient_checkpointing = False
-        # packed rows: 'spans' runs attention per document, 'mask' masks the whole row; 'auto' is spans on CPU only
+        # packed rows: 'spans' runs attention per document, 'flex' uses FlexAttention's block mask, 'mask' masks the whole row;
+        # 'auto' is spans on CPU only
         self.packed_attention = 'auto'
         self.loss_chunk = LOSS_CHUNK   # trained positions per cross-entropy chunk (`shifted_loss`)
         self.reset_parameters()
@@ -268,7 +288,8 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     x = self.embed(input_ids)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
     per_doc = self.packed_attention == 'spans' or (self.packed_attention == 'auto' and input_ids.device.type == 'cpu')
-    if doc_ids is not None and cache is None and per_doc: mask = document_spans(doc_ids)
+    if doc_ids is not None and cache is None and self.packed_attention == 'flex': mask = document_block_mask(doc_ids)
+    elif doc_ids is not None and cache is None and per_doc: mask = document_spans(doc_ids)
     else: mask = attention_mask_4d(T, S, attention_mask, doc_ids, input_ids.device)
     for layer in self.layers:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
