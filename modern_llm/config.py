@@ -57,6 +57,7 @@ class SFTConfig:
     lora_targets: list | None = None      # None: every linear projection of the blocks (q, k, v, o, gate, up, down)
     use_dora: bool = False                # DoRA: a learned magnitude per output feature beside the low-rank direction
     check_memory: bool = True             # refuse a run whose memory plan does not fit the device (--force skips it)
+    lean_cpu_memory: bool = False         # CPU: return freed activations to the system at once (lower RSS, slower)
     curriculum: bool = False              # first epoch ordered short-to-long (easy to hard)
     nonfinite_patience: int = 5           # stop after this many non-finite losses in a row (each is skipped)
     pretrain_mix_fraction: float = 0.0    # 0.1-0.2 of batches of plain text guards against forgetting

@@ -341,7 +341,7 @@ class Trainer:
         init_distributed(self.dist, self.device)
         self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
         self.amp = autocast_dtype(cfg, self.device)
-        if self.device.type == 'cpu': return_freed_memory()
+        if self.device.type == 'cpu' and cfg.lean_cpu_memory: return_freed_memory()
         # before any weights load: a run that cannot fit fails here, in seconds
         shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model) if cfg.check_memory else None
         if cfg.check_memory and shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
