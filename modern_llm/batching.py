@@ -149,7 +149,7 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
 
 # %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
-from .data import load_examples, split_eval
+from .data import DataError, load_examples, split_eval
 from .tokenizer import load_tokenizer
 from .masking import tokenize_cached
 
@@ -188,14 +188,23 @@ def config_examples(cfg: SFTConfig) -> tuple:
     held, eval_reports = load_examples([cfg.eval_dataset], cfg.seed)
     return examples, held, reports + eval_reports
 
+def _check_split(data: TokenizedData, split: str, cfg: SFTConfig, sources: list) -> TokenizedData:
+    "`data`, or a `DataError` when tokenization skipped every row of `split`."
+    if len(data): return data
+    skips = '; '.join(f'{n} {why}' for why, n in data.report['skipped'].items())
+    raise DataError(f"dataset {', '.join(repr(r.name) for r in sources)}: no usable rows in the {split} split after tokenization: "
+                    f"all {data.report['rows']} skipped ({skips}). Raise max_seq_len (now {cfg.max_seq_len}; --max-length on the "
+                    f"command line), keep truncation='context' so that long inputs are cut, or shorten the rows.")
+
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
+    train, held, reports = config_examples(cfg)
     name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
     tok = tokenizer or load_tokenizer(name)
-    train, held, reports = config_examples(cfg)
     tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
-    train_data = tokenize(train)
-    return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports, name)
+    train_data = _check_split(tokenize(train), 'train', cfg, reports)
+    eval_data = _check_split(tokenize(held), 'eval', cfg, reports[len(cfg.sft_datasets):] or reports) if held else None
+    return PreparedData(train_data, eval_data, tok, train_data.report['style'], reports, name)
 
 # %% ../nbs/05_batching.ipynb #c037
 def _length_stats(data: TokenizedData) -> dict:
