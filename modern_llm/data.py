@@ -146,6 +146,12 @@ def _json_rows(path: Path):
         try: rows = json.loads(text)
         except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e}); fix the file or save it as JSON lines') from None
         yield from rows; return
+    if data.lstrip().startswith(b'{') and data.strip().count(b'\n'):   # one object over several lines is a document, not rows
+        try: whole = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError): whole = None
+        if isinstance(whole, dict):
+            raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not rows; write one row per "
+                            f"line (JSON lines) or a JSON array of row objects")
     for line in _json_lines(path, data):
         if line is None: yield SkipRow(NOT_UTF8); continue
         if not line.strip(): continue
