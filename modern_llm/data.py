@@ -169,7 +169,7 @@ def _table_rows(path: Path):
     import datasets
     kind = 'csv' if path.suffix == '.csv' else 'parquet'
     verbosity = datasets.logging.get_verbosity()
-    datasets.logging.set_verbosity_error()   # our one line says what went wrong; no warnings from Arrow before it
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)   # our one line says what went wrong; no log lines before it
     try: ds = datasets.load_dataset(kind, data_files=str(path), split='train')
     except Exception as e:
         root, data = _root_cause(e), path.read_bytes()

@@ -137,7 +137,8 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
         if 'hf_config' in cfg: return HFCausalLM.from_state(cfg['hf_config'], ck['model_state'], str(source))
         return native_from_state(ModelConfig(**cfg), ck['model_state'])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{source}: its model_state does not fit its model_config ({str(e)[:300]})") from None
+        raise CheckpointError(f"{source}: its model_state does not fit its model_config ({' '.join(str(e).split())[:300]}); "
+                              f"save the model again with modern_llm.hub.save_model") from None
 
 # %% ../nbs/07_hub.ipynb #c019
 HF_NAMES = ({'embed': 'model.embed_tokens', 'norm': 'model.norm', 'lm_head': 'lm_head'},
@@ -210,7 +211,7 @@ def load_hf_dir(d: Path, dtype=torch.float32) -> nn.Module:
     "The model in HF directory `d`: native for Llama architectures, else wrapped by `HFCausalLM`."
     from transformers import AutoConfig
     try: hc = AutoConfig.from_pretrained(d)
-    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: {str(e)[:200]}); "
+    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
                                                 f"pass a complete Hugging Face model directory") from None
     try: cfg = config_from_hf(hc)
     except NotNative: return HFCausalLM.from_pretrained(d, dtype)

@@ -631,8 +631,8 @@ def fit(self: Trainer) -> Path:
     if self.step == 0: self._eval_and_check()   # the starting point: the base model's val loss
     bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
     with self._catch_interrupt():
-        self._loop(bar, start, t0)
-    bar.close()
+        try: self._loop(bar, start, t0)
+        finally: bar.close()   # before any error message, so that the message is the last line
     return self._finish(t0)
 Trainer.fit = fit
 
@@ -657,7 +657,7 @@ def _loop(self: Trainer, bar, start: int, t0: float):
         if self.step % cfg.save_every == 0 and self.step < cfg.max_steps and not stop: self.save(self.step)   # else the final one follows
         if self.dist.main: self.curve.update(self.history)
         if stop: break
-        if self.step < cfg.max_steps and self._interrupt_requested(): bar.close(); self._stop_interrupted()
+        if self.step < cfg.max_steps and self._interrupt_requested(): self._stop_interrupted()
 Trainer._loop = _loop
 
 # %% ../nbs/09_train.ipynb #c050
