@@ -592,7 +592,9 @@ Trainer._eval_and_check = _eval_and_check
 def _catch_interrupt(self: Trainer):
     "While training, Ctrl-C (SIGINT) asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
     self.interrupted = False
-    if threading.current_thread() is not threading.main_thread(): yield; return   # signals reach the main thread only
+    # signals reach the main thread only; a process told to ignore SIGINT (a background job of a script) keeps ignoring it
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield; return
     def on_sigint(signum, frame):
         self.interrupted = True
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -181,7 +181,8 @@ def test_checkpoint_of_another_run_is_refused(f, capsys, tmp_path):
 def sft_process(f, out: Path, name: str, steps: int, *extra):
     return subprocess.Popen([sys.executable, '-m', 'modern_llm', 'sft', '--config', f.long_run, '--base', f.tiny,
                              '--output-dir', str(out), '--run-name', name, '--max-steps', str(steps), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # Ctrl-C works as in a terminal
 
 def wait_for_steps(proc, metrics: Path, n: int, timeout: float = 180):
     deadline = time.time() + timeout
