@@ -194,16 +194,25 @@ def config_examples(cfg: SFTConfig) -> tuple:
     held, eval_reports = load([cfg.eval_dataset])
     return mix_by_ratio(examples, reports, cfg.seed), held, reports + eval_reports
 
+def _check_split(data: TokenizedData, split: str, cfg: SFTConfig, sources: list) -> TokenizedData:
+    "`data`, or a `DataError` when tokenization skipped every row of `split`."
+    if len(data): return data
+    skips = '; '.join(f'{n} {why}' for why, n in data.report['skipped'].items())
+    raise DataError(f"dataset {', '.join(repr(r.name) for r in sources)}: no usable rows in the {split} split after tokenization: "
+                    f"all {data.report['rows']} skipped ({skips}). Raise max_seq_len (now {cfg.max_seq_len}; --max-length on the "
+                    f"command line), keep truncation='context' so that long inputs are cut, or shorten the rows.")
+
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
     "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
+    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None and _is_hub(parse_source(s).name)]
+    if not streamed: train, held, reports = config_examples(cfg)   # the rows first: a bad source fails before the tokenizer loads
     name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
     tok = tokenizer or load_tokenizer(name)
-    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None and _is_hub(parse_source(s).name)]
     if streamed: return prepare_streamed(cfg, tok, name, {s: functools.partial(hub_rows, parse_source(s).name, streaming=True) for s in streamed})
-    train, held, reports = config_examples(cfg)
     tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
-    train_data = tokenize(train)
-    return PreparedData(train_data, tokenize(held) if held else None, tok, train_data.report['style'], reports, name)
+    train_data = _check_split(tokenize(train), 'train', cfg, reports)
+    eval_data = _check_split(tokenize(held), 'eval', cfg, reports[len(cfg.sft_datasets):] or reports) if held else None
+    return PreparedData(train_data, eval_data, tok, train_data.report['style'], reports, name)
 
 # %% ../nbs/05_batching.ipynb #c035b
 def _stream_split(ds, spec: str, cfg: SFTConfig, report: SourceReport, held: list):

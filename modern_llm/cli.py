@@ -58,10 +58,11 @@ def cmd_data(args) -> int:
     cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.batching import prepare_data, data_report, format_report, plot_lengths
+    from modern_llm.train import make_run_dir
     prep = prepare_data(cfg)
     rep = data_report(prep, cfg)
     print(format_report(rep))
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    make_run_dir(cfg.run_dir)
     (cfg.run_dir / 'data_report.json').write_text(json.dumps(rep, indent=2) + '\n')
     plot_lengths(prep, cfg, cfg.run_dir / 'token_lengths.png')
     save_config(cfg, cfg.run_dir / 'config.json')
@@ -69,20 +70,13 @@ def cmd_data(args) -> int:
     return 0
 
 # %% ../nbs/13_cli.ipynb #c012
-def _resolved_resume(cfg, resume: str | None):
-    if resume != 'auto': return resume
-    from modern_llm.train import latest_checkpoint, dist_env
-    found = latest_checkpoint(cfg)
-    if found is None and dist_env().main: print(f'no checkpoint to resume in {cfg.run_dir}; starting from the base model', file=sys.stderr)
-    return None if found is None else str(found)
-
 def cmd_sft(args) -> int:
     "Fine-tune; print the final checkpoint path (from process 0 alone under torchrun)."
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.train import run_sft, dist_env
     cfg = config_from_args(args)
     if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)   # pipeline's --force means redo
-    if args.resume: cfg = dataclasses.replace(cfg, resume_from=_resolved_resume(cfg, args.resume))
+    if args.resume: cfg = dataclasses.replace(cfg, resume_from=args.resume)   # 'auto' is resolved by run_sft, under the run's lock
     final = run_sft(cfg)
     if dist_env().main: print(final)
     return 0
@@ -234,3 +228,7 @@ def main(argv=None) -> int:
     except _user_errors() as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:   # TrainingInterrupted names the checkpoint it saved; a plain Ctrl-C carries no message
+        print(f'stopped: {e}' if str(e) else 'stopped: interrupted (Ctrl-C) outside a training step; no new checkpoint was '
+              'written, and those already on disk are whole', file=sys.stderr)
+        return 130

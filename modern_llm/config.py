@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #c003
 from __future__ import annotations
-import dataclasses, difflib, json
+import dataclasses, difflib, json, os, re
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
@@ -112,6 +112,14 @@ def _check_range(key, v, lo, hi, lo_incl):
         raise ConfigError(f"config key '{key}' must be {bounds}, got {v!r}")
 
 # %% ../nbs/00_config.ipynb #c013
+def _check_unique_sources(specs: list):
+    "A source named twice (`a.jsonl`, `./a.jsonl:100`) would train on its rows twice and could put one row in both splits."
+    names = [os.path.normpath(os.path.expanduser(re.sub(r'(@\w+)?(:\d+)?$', '', s.strip()))) for s in specs]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ConfigError(f"config key 'sft_datasets' names '{n}' twice ({specs[names.index(n)]!r} and {specs[i]!r}, e.g. two "
+                              f"--dataset flags); give each source once, with NAME:N to take N of its rows")
+
 def validate(cfg: SFTConfig) -> SFTConfig:
     "Raise `ConfigError` naming the first bad key and what it allows; normalise `betas` to a tuple."
     for f in dataclasses.fields(cfg): _check_type(cfg, f)
@@ -135,6 +143,7 @@ def validate(cfg: SFTConfig) -> SFTConfig:
                           f"e.g. ['q', 'v']; got {cfg.lora_targets!r}")
     for t in cfg.report_to:
         if t not in TRACKERS: raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
+    _check_unique_sources(cfg.sft_datasets)
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018
@@ -191,11 +200,21 @@ def load_config(name_or_path: str, **overrides) -> SFTConfig:
     "A preset by name, or a JSON file (optionally `{'preset': name, ...}` on top of a preset), with `overrides`."
     if name_or_path in PRESETS: return preset(name_or_path, **overrides)
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ConfigError(f"config '{path}' is a folder; pass a JSON file (every run writes its own as <run dir>/config.json) "
+                          f"or a preset: {', '.join(PRESETS)}")
     if not path.is_file():
         raise ConfigError(f"config '{name_or_path}' is neither a preset nor an existing JSON file"
                           f"{_closest(name_or_path, PRESETS)} Presets: {', '.join(PRESETS)}")
-    try: d = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at "
+                                                      f"offset {e.start}); save it as UTF-8 JSON") from None
+    if not text.strip():
+        raise ConfigError(f'config file {path} is empty; write a JSON object, e.g. {{"preset": "local", "sft_max_steps": 100}}')
+    try: d = json.loads(text)
+    except json.JSONDecodeError as e:
+        hint = ' (configs are JSON files; YAML and TOML are not read)' if path.suffix in ('.yaml', '.yml', '.toml') else ''
+        raise ConfigError(f"config file {path} is not valid JSON{hint}: {e}") from None
     if not isinstance(d, dict): raise ConfigError(f"config file {path} must hold a JSON object, got {type(d).__name__}")
     base = d.pop('preset', None)
     if base is not None: return preset(base, **{**d, **overrides})

@@ -11,8 +11,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'HUB_HOST', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example', 'SkipRow',
-           'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
+__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'HUB_HOST', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example',
+           'SkipRow', 'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
            'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_reachable',
            'hub_rows', 'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant',
            'load_examples', 'split_eval', 'mix_by_ratio']
@@ -158,25 +158,69 @@ def parse_source(spec: str) -> SourceSpec:
 
 # %% ../nbs/01_data.ipynb #c022
 LOCAL_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet')
+NOT_UTF8 = 'not UTF-8 text (save the file as UTF-8)'
+
+def _encoding_problem(path: Path, data: bytes, e: UnicodeDecodeError) -> str:
+    "One line naming `path`'s first byte that is not UTF-8, where it is, and how to convert the file."
+    line, col = data.count(b'\n', 0, e.start) + 1, e.start - data.rfind(b'\n', 0, e.start)
+    utf16 = data[:2] in (b'\xff\xfe', b'\xfe\xff')
+    src = 'utf-16' if utf16 else 'latin1'
+    return (f"{path}: not UTF-8 text ({'a UTF-16 byte-order mark' if utf16 else f'byte 0x{data[e.start]:02x}'} at line {line}, "
+            f"column {col}); save it as UTF-8, e.g. iconv -f {src} -t utf-8 {path.name} > {path.stem}-utf8{path.suffix}")
+
+def _json_lines(path: Path, data: bytes) -> list:
+    "The lines of `data` as text, `None` for each line that is not UTF-8; `DataError` when no line is."
+    try: return data.decode('utf-8').split('\n')
+    except UnicodeDecodeError as e: first = e
+    if data[:2] in (b'\xff\xfe', b'\xfe\xff'): raise DataError(_encoding_problem(path, data, first))   # UTF-16 throughout
+    def decode(line: bytes):
+        try: return line.decode('utf-8')
+        except UnicodeDecodeError: return None
+    lines = [decode(l) for l in data.split(b'\n')]
+    if not any(l is not None and l.strip() for l in lines): raise DataError(_encoding_problem(path, data, first))
+    return lines
 
 def _json_rows(path: Path):
-    "Rows of a JSON-lines file or JSON array; a line that is not JSON yields a `SkipRow`, never a crash."
-    text = path.read_text(encoding='utf-8')
-    if text.lstrip().startswith('['):
+    "Rows of a JSON-lines file or JSON array; a line that is not JSON or not UTF-8 yields a `SkipRow`, never a crash."
+    data = path.read_bytes().removeprefix(b'\xef\xbb\xbf')   # a UTF-8 byte-order mark is not part of the first row
+    if data.lstrip().startswith(b'['):
+        try: text = data.decode('utf-8')
+        except UnicodeDecodeError as e: raise DataError(_encoding_problem(path, data, e)) from None
         try: rows = json.loads(text)
         except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e}); fix the file or save it as JSON lines') from None
         yield from rows; return
-    for i, line in enumerate(text.splitlines(), 1):
+    if data.lstrip().startswith(b'{') and data.strip().count(b'\n'):   # one object over several lines is a document, not rows
+        try: whole = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError): whole = None
+        if isinstance(whole, dict):
+            raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not rows; write one row per "
+                            f"line (JSON lines) or a JSON array of row objects")
+    for line in _json_lines(path, data):
+        if line is None: yield SkipRow(NOT_UTF8); continue
         if not line.strip(): continue
         try: yield json.loads(line)
         except json.JSONDecodeError: yield SkipRow('invalid JSON')
 
 # %% ../nbs/01_data.ipynb #c023
+def _root_cause(e: BaseException) -> BaseException:
+    "The innermost exception in `e`'s chain (what `datasets` wraps in its own error)."
+    while (e.__cause__ or e.__context__) is not None: e = e.__cause__ or e.__context__
+    return e
+
 def _table_rows(path: Path):
-    "Rows of a CSV or Parquet file, read by the `datasets` library."
+    "Rows of a CSV or Parquet file, read by the `datasets` library; a file it cannot read is a `DataError` naming it."
     import datasets
     kind = 'csv' if path.suffix == '.csv' else 'parquet'
-    ds = datasets.load_dataset(kind, data_files=str(path), split='train')
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)   # our one line says what went wrong; no log lines before it
+    try: ds = datasets.load_dataset(kind, data_files=str(path), split='train')
+    except Exception as e:
+        root, data = _root_cause(e), path.read_bytes()
+        try: data.decode('utf-8')
+        except UnicodeDecodeError as bad: raise DataError(_encoding_problem(path, data, bad)) from None
+        raise DataError(f"{path}: cannot be read as {kind.upper()} ({type(root).__name__}: {str(root)[:200]}); check that it "
+                        f"is a {kind.upper()} file, or save the rows as JSON lines (.jsonl)") from None
+    finally: datasets.logging.set_verbosity(verbosity)
     # empty CSV cells read as None or NaN: both mean missing, so optional fields stay optional
     return ({k: (None if v != v else v) for k, v in row.items()} for row in ds)
 
@@ -301,7 +345,8 @@ STREAM_BUFFER = 10_000
 
 def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
     if not examples:
-        raise DataError(f"dataset '{spec.name}': no usable rows out of {report.rows}.\n{report}\n"
+        what = 'holds no rows (the file is empty)' if report.rows == 0 else f'no usable rows out of {report.rows}'
+        raise DataError(f"dataset '{spec.name}': {what}.\n{report}\n"
                         f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a non-empty response; name the layout "
                         f"as '{spec.name}@alpaca', or map the columns as '{spec.name}@map:instruction=COLUMN,output=COLUMN'.")
     report.kept = len(examples)

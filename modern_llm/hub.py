@@ -61,19 +61,45 @@ def save_checkpoint(path, **parts) -> Path:
     return path
 
 # %% ../nbs/07_hub.ipynb #c010
+def _pickled_globals(path: Path) -> list:
+    "The `module.name`s a pickle in `path` would import (a plain pickle, or a torch zip's data.pkl), parsed by `pickletools`, never run; [] if none."
+    import io, pickletools
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z: data = z.read(next(n for n in z.namelist() if n.endswith('data.pkl')))
+        else: data = path.read_bytes()
+    except Exception: return []
+    found, strings = [], []
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if op.name in ('GLOBAL', 'INST'): found.append(arg.replace(' ', '.'))
+            elif op.name == 'STACK_GLOBAL' and len(strings) >= 2: found.append('.'.join(strings[-2:]))
+            elif isinstance(arg, str): strings.append(arg)
+    except Exception: pass   # junk, or a legacy file's later pickles: what was parsed is enough
+    return list(dict.fromkeys(g for g in found if not g.startswith(('torch.', 'collections.OrderedDict'))))
+
+def _unsafe_message(path: Path, names: list) -> str:
+    return (f"{path}: holds pickled objects that are not plain data ({', '.join(names[:3])}), so it was refused for safety: "
+            f"loading it would import and run code named in the file, and nothing of it was loaded. A checkpoint holds only "
+            f"tensors, numbers, strings, lists and dicts. If you trust where the file came from, re-save it as plain data: "
+            f"ck = torch.load(path, weights_only=False), turn its objects into plain values (a dataclass with dataclasses.asdict, "
+            f"a numpy array with torch.from_numpy), then modern_llm.hub.save_checkpoint(new_path, **ck).")
+
 def load_checkpoint(path, map_location='cpu') -> dict:
     "The dict saved by `save_checkpoint`, loaded with `weights_only=True`. Memory-mapped (copy-on-write) unless the file is not a zip archive (legacy, cut short or junk)."
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint '{path}' is a folder; pass a .pt file in it (a run writes <run_name>-sft_step<N>.pt "
+                              f"and -sft_final.pt), or resume with --resume auto")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint '{path}' does not exist; check the path (a run writes "
                                 f"<output_dir>/<run_name>/<run_name>-sft_step<N>.pt and -sft_final.pt)")
     try: ck = torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
-        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
-        if not unsafe: raise CheckpointError(f"{path}: cannot be read; the file is corrupt or not a torch checkpoint. "
-                                             f"Use an earlier checkpoint of the run, or save this one again.") from None
-        raise CheckpointError(f"{path}: holds a {unsafe[1]}, and a checkpoint is loaded with weights_only=True, which allows "
-                              f"only tensors and plain containers. Re-save it with modern_llm.hub.save_checkpoint.") from None
+        unsafe = re.findall(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)', str(e)) or _pickled_globals(path)
+        if unsafe: raise CheckpointError(_unsafe_message(path, unsafe)) from None
+        raise CheckpointError(f"{path}: cannot be read; the file is corrupt or not a torch checkpoint. "
+                              f"Use an earlier checkpoint of the run, or save this one again.") from None
     except Exception as e:
         raise CheckpointError(f"{path}: cannot be read; the file is truncated or corrupt ({type(e).__name__}: {str(e)[:200]}). "
                               f"Use an earlier checkpoint of the run, or save this one again.") from None
@@ -114,7 +140,8 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
         if 'hf_config' in cfg: return HFCausalLM.from_state(cfg['hf_config'], ck['model_state'], str(source))
         return native_from_state(ModelConfig(**cfg), ck['model_state'])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{source}: its model_state does not fit its model_config ({str(e)[:300]})") from None
+        raise CheckpointError(f"{source}: its model_state does not fit its model_config ({' '.join(str(e).split())[:300]}); "
+                              f"save the model again with modern_llm.hub.save_model") from None
 
 # %% ../nbs/07_hub.ipynb #c019
 HF_NAMES = ({'embed': 'model.embed_tokens', 'norm': 'model.norm', 'lm_head': 'lm_head'},
@@ -187,7 +214,7 @@ def load_hf_dir(d: Path, dtype=torch.float32) -> nn.Module:
     "The model in HF directory `d`: native for Llama architectures, else wrapped by `HFCausalLM`."
     from transformers import AutoConfig
     try: hc = AutoConfig.from_pretrained(d)
-    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: {str(e)[:200]}); "
+    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
                                                 f"pass a complete Hugging Face model directory") from None
     try: cfg = config_from_hf(hc)
     except NotNative: return HFCausalLM.from_pretrained(d, dtype)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, functools, gc, json, math, os, random, time
+import dataclasses, errno, functools, gc, json, math, os, random, shutil, signal, socket, threading, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
@@ -14,19 +14,20 @@ from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
-from .hub import Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
+from .hub import CheckpointError, Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
 from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
 from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
 
 # %% auto #0
-__all__ = ['RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak', 'Dist',
-           'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first', 'count_trained',
+__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak',
+           'Dist', 'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first', 'count_trained',
            'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained',
-           'evaluate_loss', 'text_data', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
-           'checkpoint_name', 'step_checkpoints', 'Trainer', 'save', 'resume', 'latest_checkpoint', 'TrainingError',
-           'fit', 'run_sft']
+           'evaluate_loss', 'text_data', 'make_run_dir', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
+           'checkpoint_name', 'step_checkpoints', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted',
+           'lock_run_dir', 'Trainer', 'save', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume',
+           'latest_checkpoint', 'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
@@ -212,24 +213,41 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
         rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
     return TokenizedData.from_rows(rows, ['text'] * len(rows))
 
+# %% ../nbs/09_train.ipynb #c021a
+def make_run_dir(run_dir: Path) -> Path:
+    "`run_dir`, created if needed; a `ConfigError` naming it when it cannot be (a file in the way, no permission)."
+    try: Path(run_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"output_dir: cannot create the run directory {run_dir} ({e.strerror or e}); "
+                          f"choose another --output-dir or --run-name") from None
+    return Path(run_dir)
+
 # %% ../nbs/09_train.ipynb #c022
 class RunLog:
     "Console + `training.log` for people, `metrics.jsonl` for machines; silent and writing nothing when not `enabled` (processes other than 0)."
     def __init__(self, run_dir: Path, quiet: bool = False, enabled: bool = True):
-        self.run_dir, self.quiet, self.enabled = Path(run_dir), quiet or not enabled, enabled
-        if enabled: self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir, self.quiet, self.enabled, self.failed = Path(run_dir), quiet or not enabled, enabled, False
+        if enabled: make_run_dir(self.run_dir)
+
+    def _append(self, name: str, text: str):
+        try:
+            with open(self.run_dir / name, 'a') as f: f.write(text)
+        except OSError as e:
+            if not self.failed:
+                import sys
+                print(f'warning: cannot write {self.run_dir / name} ({e.strerror or e}); logging to the console only', file=sys.stderr)
+            self.failed = True
 
     def info(self, msg: str):
         if not self.enabled: return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-        with open(self.run_dir / 'training.log', 'a') as f: f.write(line + '\n')
+        self._append('training.log', line + '\n')
         if not self.quiet:
             from tqdm.auto import tqdm
             tqdm.write(line)
 
     def metric(self, record: dict):
-        if not self.enabled: return
-        with open(self.run_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(record) + '\n')
+        if self.enabled: self._append('metrics.jsonl', json.dumps(record) + '\n')
 
     def rewrite_metrics(self, records: list):
         "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
@@ -331,6 +349,34 @@ def step_checkpoints(cfg: SFTConfig) -> list:
     "(step, path) of the run's `<run_name>-sft_step{N}.pt` files, oldest first."
     return sorted((int(p.stem.rsplit('step', 1)[1]), p) for p in cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'))
 
+# %% ../nbs/09_train.ipynb #c033b
+LOCK_FILE = '.run.lock'
+
+class TrainingError(RuntimeError):
+    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
+
+class CheckpointWriteError(TrainingError):
+    "A checkpoint could not be written (a full disk, say); the previous one is intact and the run stopped so that it resumes from there."
+
+class TrainingInterrupted(KeyboardInterrupt):
+    "Ctrl-C during training: a resumable checkpoint of the last finished step was written; the message names it."
+
+def lock_run_dir(run_dir: Path):
+    "An open file holding an exclusive lock on `run_dir/.run.lock`, or a `TrainingError` naming the run that holds it."
+    try: import fcntl
+    except ImportError: return None   # no flock on this platform: runs are not guarded
+    f = open(Path(run_dir) / LOCK_FILE, 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); holder = f.read().strip() or 'another process'
+        f.close()
+        raise TrainingError(f"run directory {run_dir} is in use by another run ({holder}); two runs there would interleave their logs "
+                            f"and checkpoints. Wait for it to finish, or give this run another --run-name or --output-dir") from None
+    except OSError: return f   # a file system without locks (some network mounts): the run goes on unguarded
+    f.seek(0); f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n"); f.flush()
+    return f
+
 # %% ../nbs/09_train.ipynb #c035
 class Trainer:
     "One SFT run: model, data, optimizer, schedule, streams, logs and checkpoints."
@@ -339,6 +385,13 @@ class Trainer:
         check_world(cfg, self.dist)
         self.cfg, self.device = cfg, pick_device(cfg, self.dist.local_rank)
         init_distributed(self.dist, self.device)
+        # process 0 writes the run directory, so it alone holds the lock, from before anything is loaded until close()
+        self.lock = lock_run_dir(make_run_dir(cfg.run_dir)) if self.dist.main else None
+        try: self._build(pretrained, quiet)
+        except BaseException: self.close(); raise
+
+    def _build(self, pretrained, quiet):
+        cfg = self.cfg
         self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
         self.amp = autocast_dtype(cfg, self.device)
         if self.device.type == 'cpu' and cfg.lean_cpu_memory: return_freed_memory()
@@ -364,6 +417,10 @@ class Trainer:
         self._setup_text(pre.tokenizer)
         self.trackers = Trackers(cfg, enabled=self.dist.main)
         self.neftune = NEFTune(self.model, cfg.neftune_alpha) if cfg.neftune_alpha else None
+
+    def close(self):
+        "Release the run directory's lock (the end of the process releases it too)."
+        if getattr(self, 'lock', None) is not None: self.lock.close(); self.lock = None
 
 # %% ../nbs/09_train.ipynb #c035b
 def _adapter_record(self: Trainer, base) -> dict | None:
@@ -425,16 +482,70 @@ def save(self: Trainer, kind) -> Path:
         data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
                     'text': self.text_stream.state_dict() if self.text_stream else None})
     model = {'model_state': adapter_state(self.model), 'adapter': self.adapter} if self.adapter else {'model_state': self.model.state_dict()}
-    path = save_checkpoint(checkpoint_name(self.cfg, kind), **model,
-        model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
-        tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
-        metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
-                 'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
-                 'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
+    target = checkpoint_name(self.cfg, kind)
+    try:
+        path = save_checkpoint(target, **model,
+            model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
+            tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
+            metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
+                     'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
+                     'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
+    except Exception as e:   # torch's serializer reports a full disk as a RuntimeError, the file system as an OSError
+        raise CheckpointWriteError(self._write_failure(target, e, checkpoint_bytes(self.model)[kind == 'best'])) from None
+    if isinstance(kind, int): self.saved_step = self.step
     if isinstance(kind, int) and self.cfg.keep_last:
         for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: old.unlink()
     return path
 Trainer.save = save
+
+# %% ../nbs/09_train.ipynb #c041a
+def _size(n: int) -> str: return f'{n / 1e9:.2f} GB' if n >= 1e8 else f'{n / 1e6:.1f} MB'
+
+def checkpoint_bytes(model) -> tuple:
+    "(full, best): bytes of a step or final checkpoint (weights, and AdamW's two moments per trainable parameter) and of a best one (weights)."
+    seen, weights = set(), 0
+    for t in model.state_dict().values():
+        s = t.untyped_storage()
+        if s.data_ptr() not in seen: seen.add(s.data_ptr()); weights += s.nbytes()
+    moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + moments + 2**20, weights + 2**20   # a megabyte for the config, history, random and data states
+
+def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
+    "One line: which checkpoint failed and why, which earlier one is intact, and how to go on."
+    try: free = shutil.disk_usage(target.parent).free
+    except OSError: free = None
+    full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or (free is not None and free < need)
+    why = (f'no space left on the device: {_size(free)} free in {target.parent}, the checkpoint needs about {_size(need)}' if full
+           else f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else 'no details'}")
+    older = [p for p in [checkpoint_name(self.cfg, 'final'), *(p for _, p in step_checkpoints(self.cfg))] if p.exists() and p != target]
+    prev = max(older, key=lambda p: p.stat().st_mtime, default=None)
+    kept = f'the newest earlier checkpoint, {prev}, is intact' if prev else 'this run has no earlier checkpoint'
+    return (f'could not write checkpoint {target} at step {self.step} ({why}). Nothing partial was left and {kept}; training '
+            f"stopped. Free some space, then continue with --resume auto (in Python: resume_from='auto')")
+Trainer._write_failure = _write_failure
+
+# %% ../nbs/09_train.ipynb #c041c
+def disk_plan(self: Trainer) -> dict:
+    "Bytes of the checkpoints this run writes from its current step on, at their peak."
+    cfg = self.cfg
+    full, best = checkpoint_bytes(self.model)
+    saves = max(0, (cfg.max_steps - 1) // cfg.save_every - self.step // cfg.save_every)   # steps below max_steps that save
+    steps = min(saves, cfg.keep_last + 1) if cfg.keep_last else saves
+    best = best if self.data.eval is not None else 0
+    return dict(full=full, best=best, step_files=steps, need=full * steps + full + best)
+
+def preflight(self: Trainer, free: int | None = None):
+    "Refuse, before training, a run whose checkpoints do not fit in the free space of its run directory (`free` bytes if given)."
+    if not self.dist.main: return
+    cfg, plan = self.cfg, self.disk_plan()
+    free = shutil.disk_usage(cfg.run_dir).free if free is None else free
+    if free >= plan['need']: return
+    raise TrainingError(f"not enough disk space in {cfg.run_dir}: {_size(free)} free, and this run writes about {_size(plan['need'])} "
+                        f"of checkpoints ({plan['step_files']} step checkpoints at a time with save_every {cfg.save_every} and "
+                        f"keep_last {cfg.keep_last}, and the final one, {_size(plan['full'])} each, plus the best model, "
+                        f"{_size(plan['best'])}). Free some space, keep fewer step checkpoints (keep_last=1, a larger save_every), "
+                        f"or choose another --output-dir")
+Trainer.disk_plan, Trainer.preflight = disk_plan, preflight
 
 # %% ../nbs/09_train.ipynb #c043
 RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model',
@@ -443,10 +554,16 @@ RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'ma
 def resume(self: Trainer, path):
     "Continue from checkpoint `path` exactly where it stopped."
     ck = load_checkpoint(path)
+    missing = [k for k in ('config', 'optimizer_state', 'scheduler_state', 'rng', 'data_state', 'metrics') if k not in ck]
+    if missing:
+        raise CheckpointError(f"{path}: holds a model without the training state a resume needs (no {', '.join(missing)}): it is a "
+                              f"best checkpoint or a saved model. Resume from a step or final checkpoint of the run (--resume auto "
+                              f"finds the newest), or start a new run from this model with --base {path}")
     then = ck['config']
     diff = [k for k in RESUME_KEYS if then.get(k) != json.loads(json.dumps(getattr(self.cfg, k)))]
     if diff: raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
-                              + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff) + ')')
+                              + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff)
+                              + '); resume with the settings it was trained with, or start a new run under another --run-name')
     if self.adapter:
         check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
         load_adapter_state(self.model, ck['model_state'], str(path))
@@ -507,13 +624,43 @@ def _eval_and_check(self: Trainer) -> bool:
 Trainer._eval_and_check = _eval_and_check
 
 # %% ../nbs/09_train.ipynb #c049
-class TrainingError(RuntimeError):
-    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
+@contextmanager
+def _catch_interrupt(self: Trainer):
+    "While training, Ctrl-C (SIGINT) asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
+    self.interrupted = False
+    # signals reach the main thread only; a process told to ignore SIGINT (a background job of a script) keeps ignoring it
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield; return
+    def on_sigint(signum, frame):
+        self.interrupted = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try: yield
+    finally: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+def _interrupt_requested(self: Trainer) -> bool:
+    "Whether Ctrl-C was pressed; under torchrun, whether any process saw it, so that all of them stop at the same step."
+    if self.dist.world == 1: return self.interrupted
+    flag = torch.tensor(float(self.interrupted), device=self.device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
+
+def _stop_interrupted(self: Trainer):
+    "Save the step just finished (unless it was saved already) and raise `TrainingInterrupted` naming the checkpoint."
+    path = checkpoint_name(self.cfg, self.step) if getattr(self, 'saved_step', None) == self.step else self.save(self.step)
+    msg = (f"interrupted (Ctrl-C) at step {self.step} of {self.cfg.max_steps}; saved {path}. "
+           f"Continue with --resume auto (in Python: resume_from='auto')")
+    self.log.info(msg)
+    if self.dist.world > 1: torch.distributed.barrier()   # process 0 has written the checkpoint
+    raise TrainingInterrupted(msg)
+
+Trainer._catch_interrupt, Trainer._interrupt_requested, Trainer._stop_interrupted = _catch_interrupt, _interrupt_requested, _stop_interrupted
 
 def fit(self: Trainer) -> Path:
     "Train to `max_steps` (or early stop); write the final checkpoint, loss curve and logs; return the final path."
     from tqdm.auto import tqdm
     cfg, start, t0 = self.cfg, self.step, time.time()
+    self.preflight()   # before anything is trained: a run whose checkpoints cannot fit stops here
     if self.dist.main: save_config(cfg, cfg.run_dir / 'config.json')
     procs = f', {self.dist.world} processes' if self.dist.world > 1 else ''
     self.log.info(f'training {cfg.run_name}: {cfg.max_steps} steps of {cfg.sft_batch_size} rows ({cfg.grad_accum_steps} micro-batches '
@@ -521,6 +668,14 @@ def fit(self: Trainer) -> Path:
                   f"{'bf16 autocast' if self.amp else 'fp32'}, packing {cfg.packing}")
     if self.step == 0: self._eval_and_check()   # the starting point: the base model's val loss
     bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
+    with self._catch_interrupt():
+        try: self._loop(bar, start, t0)
+        finally: bar.close()   # before any error message, so that the message is the last line
+    return self._finish(t0)
+Trainer.fit = fit
+
+def _loop(self: Trainer, bar, start: int, t0: float):
+    cfg = self.cfg
     while self.step < cfg.max_steps:
         t = time.perf_counter()
         batches, n_text = self._next_micro_batches()
@@ -540,9 +695,8 @@ def fit(self: Trainer) -> Path:
         if self.step % cfg.save_every == 0 and self.step < cfg.max_steps and not stop: self.save(self.step)   # else the final one follows
         if self.dist.main: self.curve.update(self.history)
         if stop: break
-    bar.close()
-    return self._finish(t0)
-Trainer.fit = fit
+        if self.step < cfg.max_steps and self._interrupt_requested(): self._stop_interrupted()
+Trainer._loop = _loop
 
 # %% ../nbs/09_train.ipynb #c050
 def _finish(self: Trainer, t0: float) -> Path:
@@ -556,13 +710,17 @@ def _finish(self: Trainer, t0: float) -> Path:
 Trainer._finish = _finish
 
 def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
-    "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set); return the path of `<run_name>-sft_final.pt`."
+    "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set, 'auto' for the run's newest checkpoint); return the path of `<run_name>-sft_final.pt`."
     trainer = Trainer(cfg, pretrained, quiet=quiet)
     try:
-        if cfg.resume_from: trainer.resume(cfg.resume_from)
+        start = latest_checkpoint(cfg) if cfg.resume_from == 'auto' else cfg.resume_from   # under the run directory's lock
+        if cfg.resume_from == 'auto' and start is None:
+            trainer.log.info(f'no checkpoint to resume in {cfg.run_dir}; starting from the base model')
+        if start: trainer.resume(start)
         return trainer.fit()
     finally:
         trainer.trackers.close()
         if trainer.neftune: trainer.neftune.remove()
+        trainer.close()
         del trainer   # the DDP wrapper and its gloo state go before the process group does
         close_distributed()
