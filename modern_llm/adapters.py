@@ -101,11 +101,14 @@ def adapter_spec(model: nn.Module, cfg: SFTConfig) -> dict:
     return dict(finetune=cfg.finetune, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, use_dora=cfg.use_dora,
                 targets=target_names(model, cfg.lora_targets))
 
-def add_adapters(model: nn.Module, spec: dict, device, compute_dtype=None) -> nn.Module:
-    "`model` on `device` with the adapters of `spec` (a 4-bit NF4 base first for 'qlora'); unchanged for 'full'."
+def add_adapters(model: nn.Module, spec: dict, device, compute_dtype=None, seed: int = 0) -> nn.Module:
+    "`model` on `device` with the adapters of `spec` (a 4-bit NF4 base first for 'qlora'), `A` initialised from `seed`; unchanged for 'full'."
     if spec['finetune'] == 'full': return model.to(device)
     if spec['finetune'] == 'qlora': quantize_projections(model, device, compute_dtype or torch.float32)
-    return inject_lora(model, spec).to(device)
+    # A's random init depends on the seed alone, not on what the process did before: the same run in any process
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return inject_lora(model, spec).to(device)
 
 # %% ../nbs/08a_adapters.ipynb #c036
 def weights_fingerprint(model: nn.Module) -> str:

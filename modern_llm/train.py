@@ -404,7 +404,7 @@ class Trainer:
             # the data is rendered in the model's own prompt style, which inference will use too
             self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
         self.adapter = self._adapter_record(pre.model)   # None for full fine-tuning
-        self.model = add_adapters(pre.model, self.adapter or {'finetune': 'full'}, self.device, self.amp).train()
+        self.model = add_adapters(pre.model, self.adapter or {'finetune': 'full'}, self.device, self.amp, cfg.seed).train()
         self.tok, self.tokenizer_name = pre.tokenizer, pre.tokenizer_name
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
         # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
@@ -417,6 +417,8 @@ class Trainer:
         self._setup_text(pre.tokenizer)
         self.trackers = Trackers(cfg, enabled=self.dist.main)
         self.neftune = NEFTune(self.model, cfg.neftune_alpha) if cfg.neftune_alpha else None
+        # a fresh run's random stream (dropout, NEFTune) starts at the seed, whatever this process did before; resume restores the checkpoint's
+        torch.manual_seed(cfg.seed)
 
     def close(self):
         "Release the run directory's lock (the end of the process releases it too)."
