@@ -396,8 +396,9 @@ class Trainer:
         self.amp = autocast_dtype(cfg, self.device)
         if self.device.type == 'cpu' and cfg.lean_cpu_memory: return_freed_memory()
         # before any weights load: a run that cannot fit fails here, in seconds
-        shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model) if cfg.check_memory else None
-        if cfg.check_memory and shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
+        if cfg.check_memory:
+            shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model)
+            if shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
         require_trackers(cfg.report_to)   # before any loading: a missing tracker fails at once
         with main_first(self.dist):
             pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
