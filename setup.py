@@ -37,7 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['modern_llm', 'modern_llm.*']),
     include_package_data=True,
-    package_data={'modern_llm': ['data/*.jsonl', 'data/*.json', 'data/*.txt']},
+    package_data={'modern_llm': ['assets/*.jsonl', 'assets/*.json', 'assets/*.txt']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements},
     python_requires='>=' + cfg['min_python'],

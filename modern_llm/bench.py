@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses, json, os, platform, re, resource, subprocess, sys, tempfile, time
 from collections import Counter
 from dataclasses import dataclass, asdict
-from importlib.resources import files
 from pathlib import Path
 import numpy as np
 import torch
 from .config import ConfigError
+from .tasks import ASSETS_DIR
 
 # %% auto #0
 __all__ = ['ONSETS', 'VOWELS', 'DTYPE_NAMES', 'LORA', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows',
@@ -26,7 +26,7 @@ VOWELS = 'a e i o u ai ea ou io'.split()
 
 def word_pool(rng, n_invented: int = 5000) -> tuple:
     "(words, probabilities): the shipped text's words by frequency, and invented words sharing a fifth of the mass."
-    root = files('modern_llm') / 'data'
+    root = ASSETS_DIR
     text = (root / 'general_text.txt').read_text() + ' '.join(
         json.loads(line)['output'] for line in (root / 'embedded_alpaca.jsonl').read_text().splitlines())
     real, counts = zip(*Counter(re.findall(r"[a-z']+", text.lower())).most_common())

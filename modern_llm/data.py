@@ -4,18 +4,19 @@
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import dataclasses, json, os, random, re, socket, threading
+import dataclasses, json, os, random, re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from tqdm.auto import tqdm
+from .hub_access import hub_reachable, offline_mode
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'HUB_HOST', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example',
-           'SkipRow', 'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
-           'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_reachable',
-           'hub_rows', 'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant',
-           'load_examples', 'split_eval', 'mix_by_ratio']
+__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example', 'SkipRow',
+           'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
+           'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_rows',
+           'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant', 'load_examples',
+           'split_eval', 'mix_by_ratio']
 
 # %% ../nbs/01_data.ipynb #c006
 @dataclass
@@ -235,32 +236,17 @@ def local_rows(path: Path):
         raise DataError(f'{path}: unsupported file type {path.suffix!r}; use one of {", ".join(LOCAL_SUFFIXES)}')
     yield from (_json_rows(path) if path.suffix in ('.jsonl', '.json') else _table_rows(path))
 
-# %% ../nbs/01_data.ipynb #c025
-HUB_HOST = 'huggingface.co'
-
-def hub_reachable(host=HUB_HOST, timeout=3.0) -> bool:
-    "Whether a TCP connection to `host`:443 opens within `timeout` seconds (DNS included)."
-    ok = []
-    def probe():
-        try: socket.create_connection((host, 443), timeout=timeout).close(); ok.append(True)
-        except OSError: pass
-    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout)
-    return bool(ok)
-
-def _offline() -> bool:
-    return any(os.environ.get(v, '').lower() in ('1', 'true', 'yes') for v in ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE'))
-
 # %% ../nbs/01_data.ipynb #c026
 def hub_rows(name: str, split='train', streaming=False):
     "Rows of hub dataset `name` (an `IterableDataset` when `streaming`); fails fast with a clear `DataError` when the hub cannot be reached."
     hint = (f"Download it where you have internet (datasets.load_dataset('{name}').to_json('{name.split('/')[-1]}.jsonl')) "
             f"and pass the local file instead, or use the embedded data ('embedded').")
-    if not _offline() and not hub_reachable():
+    if not offline_mode() and not hub_reachable():
         raise DataError(f"dataset '{name}': the Hugging Face Hub is unreachable and '{name}' is not a local path. {hint}")
     import datasets
     try: return datasets.load_dataset(name, split=split, streaming=streaming)
     except Exception as e:
-        why = 'offline mode is on and it is not in the local cache' if _offline() else f'{type(e).__name__}: {e}'
+        why = 'offline mode is on and it is not in the local cache' if offline_mode() else f'{type(e).__name__}: {e}'
         raise DataError(f"dataset '{name}' could not be loaded ({why}). {hint}") from None
 
 # %% ../nbs/01_data.ipynb #c030

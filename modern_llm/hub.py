@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
-from .data import hub_reachable, _offline
+from .hub_access import hub_reachable, offline_mode
 from .model import (ModelConfig, ModernDecoderLM, LMOutput, ROPE_TYPES, attention_mask_4d,
                               default_positions, rope_inv_freq)
 from .tokenizer import cache_dir, smollm2_gguf_path, load_tokenizer, resolve_style
@@ -447,8 +447,8 @@ def hub_snapshot(model_id: str) -> Path:
     patterns = ['*.json', '*.safetensors', '*.model', '*.txt', '*.jinja']
     hint = (f"Download it where you have internet (`hf download {model_id} --local-dir DIR`) and pass DIR, "
             f"or use the embedded '{MODEL_ALIASES[0]}'.")
-    if _offline() or not hub_reachable():
-        why = 'offline mode is on (HF_HUB_OFFLINE)' if _offline() else 'the Hugging Face Hub is unreachable'
+    if offline_mode() or not hub_reachable():
+        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
         try: return Path(snapshot_download(model_id, allow_patterns=patterns, local_files_only=True))
         except Exception: raise ModelLoadError(f"model '{model_id}' is not a local path, {why}, and it is not in the "
                                                f"local hub cache. {hint}") from None

@@ -8,7 +8,7 @@ import json, random, re
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DECLINE_VERBS', 'REFUSAL_PATTERNS', 'DATA_DIR', 'LAYOUT_FILES',
+__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DECLINE_VERBS', 'REFUSAL_PATTERNS', 'ASSETS_DIR', 'LAYOUT_FILES',
            'EVAL_FILE', 'SAFETY_EVAL_FILE', 'CONTEXT_EVAL_FILE', 'GENERAL_TEXT_FILE', 'task_add', 'task_subtract',
            'task_multiply', 'task_reverse', 'task_upper', 'task_count_words', 'task_sort_words', 'task_max',
            'task_email', 'task_year', 'task_last_first', 'task_json', 'normalise_answer', 'check_answer', 'is_refusal',
@@ -123,16 +123,16 @@ def check_context(prediction: str, answer: str) -> bool:
     return re.search(rf'(?<!\w){re.escape(answer.lower())}(?!\w)', p) is not None
 
 # %% ../nbs/02_tasks.ipynb #c022
-DATA_DIR = Path(__file__).parent / 'data' if '__file__' in globals() else Path('../modern_llm/data')
+ASSETS_DIR = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../modern_llm/assets')   # shipped package files
 LAYOUT_FILES = {layout: f'embedded_{layout}.jsonl' for layout in ('alpaca', 'dolly', 'openorca', 'chat')}
 EVAL_FILE = 'tasks_eval.jsonl'
 SAFETY_EVAL_FILE = 'safety_eval.jsonl'    # held-out requests to decline and look-alikes to answer
 CONTEXT_EVAL_FILE = 'context_eval.jsonl'  # held-out conversations whose answer needs an earlier turn
 GENERAL_TEXT_FILE = 'general_text.txt'   # paragraphs separated by blank lines
 
-def embedded_files(data_dir: Path = DATA_DIR) -> list:
+def embedded_files(assets: Path = ASSETS_DIR) -> list:
     "The shipped training files of the `embedded` source, one per layout."
-    return [data_dir / f for f in LAYOUT_FILES.values()]
+    return [assets / f for f in LAYOUT_FILES.values()]
 
 # %% ../nbs/02_tasks.ipynb #c023
 def to_layout(layout: str, instruction: str, context: str, response: str, category: str = '') -> dict:
@@ -149,14 +149,14 @@ def task_rows(n_per_family: int, seed: int) -> list:
     return [(name, *f(rng)) for _ in range(n_per_family) for name, f in TASK_FAMILIES.items()]
 
 # %% ../nbs/02_tasks.ipynb #c028
-def eval_tasks(data_dir: Path = DATA_DIR) -> list:
+def eval_tasks(assets: Path = ASSETS_DIR) -> list:
     "The held-out checkable tasks: dicts with family, instruction, input and output."
-    return [json.loads(l) for l in (data_dir / EVAL_FILE).read_text().splitlines()]
+    return [json.loads(l) for l in (assets / EVAL_FILE).read_text().splitlines()]
 
-def safety_eval(data_dir: Path = DATA_DIR) -> list:
+def safety_eval(assets: Path = ASSETS_DIR) -> list:
     "The held-out safety requests: dicts with kind ('decline': harmful, to refuse; 'answer': a benign look-alike) and prompt."
-    return [json.loads(l) for l in (data_dir / SAFETY_EVAL_FILE).read_text(encoding='utf-8').splitlines()]
+    return [json.loads(l) for l in (assets / SAFETY_EVAL_FILE).read_text(encoding='utf-8').splitlines()]
 
-def context_eval(data_dir: Path = DATA_DIR) -> list:
+def context_eval(assets: Path = ASSETS_DIR) -> list:
     "The held-out multi-turn tasks: dicts with fact, messages (ending with the user's question) and answer (the fact's value)."
-    return [json.loads(l) for l in (data_dir / CONTEXT_EVAL_FILE).read_text(encoding='utf-8').splitlines()]
+    return [json.loads(l) for l in (assets / CONTEXT_EVAL_FILE).read_text(encoding='utf-8').splitlines()]

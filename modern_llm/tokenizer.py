@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64, hashlib, importlib.util, json, os, shutil, tempfile, time, weakref
 from dataclasses import dataclass
 from pathlib import Path
-from .data import DataError, Example, Turn, hub_reachable, _offline
+from .data import DataError, Example, Turn
+from .hub_access import hub_reachable, offline_mode
 
 # %% auto #0
 __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'merges_from_ranks', 'gpt2_tokenizer_from_tiktoken',
@@ -119,7 +120,7 @@ def load_tokenizer(spec: str):
         return _cached(f'{path.stem}-{digest}', lambda: _from_gguf(path))
     if path.is_dir(): return AutoTokenizer.from_pretrained(str(path))
     if spec.startswith(('.', '/', '~')): raise FileNotFoundError(f"tokenizer path '{spec}' does not exist")
-    if not _offline() and not hub_reachable():
+    if not offline_mode() and not hub_reachable():
         raise DataError(f"tokenizer '{spec}': the Hugging Face Hub is unreachable; pass a local directory, a GGUF file, "
                         f"or one of the shipped aliases ({', '.join(ALIASES)})")
     try: return AutoTokenizer.from_pretrained(spec)

@@ -193,9 +193,9 @@ def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -
 
 # %% ../nbs/09_train.ipynb #c018
 def _text_docs(source: str | None) -> list:
-    from modern_llm.tasks import DATA_DIR, GENERAL_TEXT_FILE
+    from modern_llm.tasks import ASSETS_DIR, GENERAL_TEXT_FILE
     from modern_llm.data import DataError, _rows_of
-    path = Path(source).expanduser() if source else DATA_DIR / GENERAL_TEXT_FILE
+    path = Path(source).expanduser() if source else ASSETS_DIR / GENERAL_TEXT_FILE
     if path.suffix == '.txt':
         if not path.is_file(): raise DataError(f"text file '{source}' does not exist")
         return [p.strip() for p in path.read_text(encoding='utf-8').split('\n\n') if p.strip()]
