@@ -15,8 +15,8 @@ from .data import Example, Turn, SkipRow
 from .tokenizer import segments, segments_of, encode_texts, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
 
 # %% auto #0
-__all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'TokenizedData', 'encoded_chunks',
-           'text_windows', 'tokenize_examples', 'check_masking', 'tokenizer_fingerprint', 'data_fingerprint',
+__all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'check_masking', 'TokenizedData',
+           'encoded_chunks', 'text_windows', 'tokenize_examples', 'tokenizer_fingerprint', 'data_fingerprint',
            'tokenize_cached', 'load_tokenized', 'tokenize_stream']
 
 # %% ../nbs/04_masking.ipynb #c006
@@ -69,6 +69,25 @@ def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'conte
     if len(ids) > max_len: raise SkipRow(f'longer than max_seq_len={max_len} even after truncation' if policy == 'context'
                                          else f'longer than max_seq_len={max_len} (truncation="drop")')
     return ids, trained, note
+
+# %% ../nbs/04_masking.ipynb #c022
+def check_masking(ex: Example, tok, style='auto'):
+    "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + EOS."
+    ids, trained = encode_segments(segments(ex, tok, style), tok)
+    starts = [i for i in range(len(ids)) if trained[i] and (i == 0 or not trained[i - 1])]
+    if ex.is_text:
+        assert len(starts) == 1 and ids[:starts[0]] == bos_prefix(tok) and all(trained[starts[0]:]), 'a text row is not trained on every token'
+        got = tok.decode(ids[starts[0]:], clean_up_tokenization_spaces=False)
+        assert got == ex.turns[0].content + tok.eos_token, f'trained {got!r} != the text + EOS'
+        return
+    answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
+    assert len(starts) == len(answers), f'{len(starts)} trained runs for {len(answers)} responses'
+    for start, k in zip(starts, answers):
+        prompt = encode_prompt(Example(ex.turns[:k], ex.system), tok, style)
+        assert ids[:start] == prompt, f'prompt of turn {k} is not a token prefix'
+        end = next((i for i in range(start, len(ids)) if not trained[i]), len(ids))
+        got = tok.decode(ids[start:end], clean_up_tokenization_spaces=False)
+        assert got == ex.turns[k].content + tok.eos_token, f'trained {got!r} != response {ex.turns[k].content!r} + EOS'
 
 # %% ../nbs/04_masking.ipynb #c017
 @dataclass
@@ -144,25 +163,6 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
     report = dict(rows=len(examples), kept=len(rows), skipped=dict(skipped), truncated=dict(truncated), style=style,
                   max_seq_len=max_seq_len)
     return TokenizedData.from_rows(rows, sources, report)
-
-# %% ../nbs/04_masking.ipynb #c022
-def check_masking(ex: Example, tok, style='auto'):
-    "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + EOS."
-    ids, trained = encode_segments(segments(ex, tok, style), tok)
-    starts = [i for i in range(len(ids)) if trained[i] and (i == 0 or not trained[i - 1])]
-    if ex.is_text:
-        assert len(starts) == 1 and ids[:starts[0]] == bos_prefix(tok) and all(trained[starts[0]:]), 'a text row is not trained on every token'
-        got = tok.decode(ids[starts[0]:], clean_up_tokenization_spaces=False)
-        assert got == ex.turns[0].content + tok.eos_token, f'trained {got!r} != the text + EOS'
-        return
-    answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
-    assert len(starts) == len(answers), f'{len(starts)} trained runs for {len(answers)} responses'
-    for start, k in zip(starts, answers):
-        prompt = encode_prompt(Example(ex.turns[:k], ex.system), tok, style)
-        assert ids[:start] == prompt, f'prompt of turn {k} is not a token prefix'
-        end = next((i for i in range(start, len(ids)) if not trained[i]), len(ids))
-        got = tok.decode(ids[start:end], clean_up_tokenization_spaces=False)
-        assert got == ex.turns[k].content + tok.eos_token, f'trained {got!r} != response {ex.turns[k].content!r} + EOS'
 
 # %% ../nbs/04_masking.ipynb #c025
 CACHE_VERSION = 2   # 2: untrained assistant turns and text rows

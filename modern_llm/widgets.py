@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import ipywidgets as W
 from .data import Example, Turn
 from .generate import Completion, generate
-from .masking import TokenizedData, token_status
+from .masking import IGNORE, TokenizedData, token_status
 from .tokenizer import encode_segments, segments
 
 # %% auto #0
@@ -170,7 +170,7 @@ def _show_row(self: MaskInspector):
     "Show the row at `self.index`."
     r, i = self.rows, self.index.value
     if isinstance(r, dict):
-        self.view.value = mask_html(r['input_ids'][i].tolist(), (r['labels'][i] != -100).tolist(), self.tok,
+        self.view.value = mask_html(r['input_ids'][i].tolist(), (r['labels'][i] != IGNORE).tolist(), self.tok,
                                     r['attention_mask'][i].tolist(), r['doc_ids'][i].tolist() if 'doc_ids' in r else None)
     else:
         ids, trained = r.row(i)
