@@ -58,7 +58,7 @@ def cmd_data(args) -> int:
     cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.batching import prepare_data, data_report, format_report, plot_lengths
-    from modern_llm.train import make_run_dir
+    from modern_llm.run_log import make_run_dir
     prep = prepare_data(cfg)
     rep = data_report(prep, cfg)
     print(format_report(rep))

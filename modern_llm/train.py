@@ -19,15 +19,15 @@ from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
 from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
+from .run_log import RunLog, LossCurve, Monitor, make_run_dir
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak',
            'Dist', 'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first', 'count_trained',
            'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained',
-           'evaluate_loss', 'text_data', 'make_run_dir', 'RunLog', 'LossCurve', 'Monitor', 'rng_state', 'set_rng_state',
-           'checkpoint_name', 'step_checkpoints', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted',
-           'lock_run_dir', 'Trainer', 'save', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume',
-           'latest_checkpoint', 'fit', 'run_sft']
+           'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state', 'checkpoint_name', 'step_checkpoints',
+           'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'save',
+           'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint', 'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c006
 def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
@@ -212,121 +212,6 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
         ids = ids + [tok.eos_token_id]
         rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
     return TokenizedData.from_rows(rows, ['text'] * len(rows))
-
-# %% ../nbs/09_train.ipynb #c021a
-def make_run_dir(run_dir: Path) -> Path:
-    "`run_dir`, created if needed; a `ConfigError` naming it when it cannot be (a file in the way, no permission)."
-    try: Path(run_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"output_dir: cannot create the run directory {run_dir} ({e.strerror or e}); "
-                          f"choose another --output-dir or --run-name") from None
-    return Path(run_dir)
-
-# %% ../nbs/09_train.ipynb #c022
-class RunLog:
-    "Console + `training.log` for people, `metrics.jsonl` for machines; silent and writing nothing when not `enabled` (processes other than 0)."
-    def __init__(self, run_dir: Path, quiet: bool = False, enabled: bool = True):
-        self.run_dir, self.quiet, self.enabled, self.failed = Path(run_dir), quiet or not enabled, enabled, False
-        if enabled: make_run_dir(self.run_dir)
-
-    def _append(self, name: str, text: str):
-        try:
-            with open(self.run_dir / name, 'a') as f: f.write(text)
-        except OSError as e:
-            if not self.failed:
-                import sys
-                print(f'warning: cannot write {self.run_dir / name} ({e.strerror or e}); logging to the console only', file=sys.stderr)
-            self.failed = True
-
-    def info(self, msg: str):
-        if not self.enabled: return
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-        self._append('training.log', line + '\n')
-        if not self.quiet:
-            from tqdm.auto import tqdm
-            tqdm.write(line)
-
-    def metric(self, record: dict):
-        if self.enabled: self._append('metrics.jsonl', json.dumps(record) + '\n')
-
-    def rewrite_metrics(self, records: list):
-        "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
-        if not self.enabled: return
-        tmp = self.run_dir / '.metrics.jsonl.tmp'
-        tmp.write_text(''.join(json.dumps(r) + '\n' for r in records)); tmp.replace(self.run_dir / 'metrics.jsonl')
-
-# %% ../nbs/09_train.ipynb #c024
-def _in_notebook() -> bool:
-    try: return get_ipython().__class__.__name__ == 'ZMQInteractiveShell'
-    except NameError: return False
-
-class LossCurve:
-    "Train/val loss and learning rate against the step; live in notebooks, saved as PNG."
-    def __init__(self, live: bool | None = None):
-        self.live, self.handle = _in_notebook() if live is None else live, None
-
-    def figure(self, history: list):
-        import matplotlib.pyplot as plt
-        fig, (ax, speed) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={'width_ratios': [3, 2]})
-        for key, style in (('train_loss', '-'), ('val_loss', 'o-'), ('general_loss', 's--')):
-            pts = [(h['step'], h[key]) for h in history if h.get(key) is not None]
-            if pts: ax.plot(*zip(*pts), style, label=key.replace('_', ' '), ms=3)
-        ax.set(xlabel='step', ylabel='loss per trained token'); ax.legend(loc='upper right', fontsize=8)
-        lr = [(h['step'], h['lr']) for h in history if 'lr' in h]
-        if lr: ax2 = ax.twinx(); ax2.plot(*zip(*lr), color='grey', alpha=0.4, lw=1); ax2.set_ylabel('learning rate', color='grey')
-        steps = [h for h in history if 'mfu' in h]
-        if steps:
-            speed.plot([h['step'] for h in steps], [h['tokens_per_s'] for h in steps], color='tab:green')
-            speed.set(xlabel='step', ylabel='real tokens/s'); speed.set_ylim(bottom=0)
-            mfu = speed.twinx(); mfu.plot([h['step'] for h in steps], [100 * h['mfu'] for h in steps], color='tab:purple', alpha=0.6)
-            mfu.set_ylabel('MFU %', color='tab:purple'); mfu.set_ylim(0, 100)
-        fig.tight_layout()
-        return fig
-
-    def update(self, history: list):
-        if not self.live or not history: return
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        fig = self.figure(history)
-        if self.handle is None: self.handle = display(fig, display_id=True)
-        else: self.handle.update(fig)
-        plt.close(fig)
-
-    def save(self, history: list, path: Path) -> Path:
-        import matplotlib.pyplot as plt
-        fig = self.figure(history); fig.savefig(path, dpi=100); plt.close(fig)
-        return path
-
-# %% ../nbs/09_train.ipynb #c026
-class Monitor:
-    "Loss spikes, overfitting, plateaus, early stopping and non-finite losses."
-    def __init__(self, cfg: SFTConfig):
-        self.cfg, self.ema, self.val, self.best_val = cfg, None, [], float('inf')
-        self.bad_evals, self.nonfinite, self.plateau_warned = 0, 0, False
-
-    def on_train(self, step: int, loss: float) -> list:
-        notes = []
-        if self.ema is not None and step > self.cfg.warmup_steps and loss > 2 * self.ema: notes.append(f'loss spike: {loss:.3f} vs recent {self.ema:.3f}')
-        self.ema = loss if self.ema is None else 0.9 * self.ema + 0.1 * loss
-        if not self.plateau_warned and step > max(self.cfg.warmup_steps, self.cfg.max_steps // 4) and self.ema > 1.0:
-            self.plateau_warned = True
-            notes.append(f'train loss still {self.ema:.2f} > 1.0 after {step} steps: consider more steps, a higher sft_lr, or check the data (data_report.json)')
-        return notes
-
-# %% ../nbs/09_train.ipynb #c027
-def _on_eval(self: Monitor, val_loss: float) -> tuple:
-    "(notes, improved, stop) after an evaluation."
-    self.val.append((val_loss, self.ema))
-    improved = val_loss < self.best_val
-    self.best_val, self.bad_evals = (val_loss, 0) if improved else (self.best_val, self.bad_evals + 1)
-    notes = []
-    if len(self.val) >= 3 and self.val[-1][0] > self.val[-2][0] > self.val[-3][0] and self.val[-1][1] < self.val[-3][1]:
-        notes.append('val loss rising while train loss falls: the model is overfitting; fewer steps or more data may help')
-    patience = self.cfg.early_stopping_patience
-    stop = patience is not None and self.bad_evals >= patience
-    if stop: notes.append(f'early stopping: no better val loss in {patience} evaluations (best {self.best_val:.4f})')
-    return notes, improved, stop
-Monitor.on_eval = _on_eval
 
 # %% ../nbs/09_train.ipynb #c030
 def rng_state() -> dict:
