@@ -140,7 +140,7 @@ def prepare(spec: BenchSpec):
 
 def fastest_dtype(device: torch.device) -> torch.dtype:
     "BF16 where its measured matmul peak beats FP32's on `device`, else FP32."
-    from modern_llm.train import matmul_peak
+    from modern_llm.devices import matmul_peak
     return torch.bfloat16 if matmul_peak(device, torch.bfloat16) > matmul_peak(device, torch.float32) else torch.float32
 
 DTYPE_NAMES = {torch.float32: 'fp32', torch.bfloat16: 'bf16'}
@@ -318,7 +318,7 @@ def machine_line(device: torch.device) -> str:
 
 def bench(spec: BenchSpec, contenders=None, rounds: int = 1, timeout: float | None = None, quiet: bool = False) -> dict:
     "Run the contenders and return {'machine', 'peaks', 'spec', 'results'}."
-    from modern_llm.train import matmul_peak
+    from modern_llm.devices import matmul_peak
     prepare(spec)
     device = spec.torch_device
     peaks = {name: matmul_peak(device, dt) for dt, name in DTYPE_NAMES.items()}

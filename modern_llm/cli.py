@@ -137,7 +137,7 @@ def cmd_export(args) -> int:
 def cmd_plan(args) -> int:
     "Print the memory plan of the config for its base model (or `--shape`), against this device or `--memory-gb`."
     from modern_llm.memory import SHAPES, memory_plan, model_shape, format_plan, cheapest_fit
-    from modern_llm.train import pick_device, autocast_dtype
+    from modern_llm.devices import pick_device, autocast_dtype
     cfg = config_from_args(args)
     if args.shape and args.shape not in SHAPES: raise ConfigError(f"unknown --shape '{args.shape}'; known: {', '.join(SHAPES)}")
     shape = SHAPES[args.shape] if args.shape else model_shape(cfg.base_model)

@@ -20,59 +20,15 @@ from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_st
 from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
 from .run_log import RunLog, LossCurve, Monitor, make_run_dir
+from .devices import pick_device, autocast_dtype, return_freed_memory, matmul_peak, _sync
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak',
-           'Dist', 'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first', 'count_trained',
-           'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model', 'tiny_pretrained',
-           'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state', 'checkpoint_name', 'step_checkpoints',
-           'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'save',
-           'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint', 'fit', 'run_sft']
-
-# %% ../nbs/09_train.ipynb #c006
-def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
-    "The device `cfg.device` names; 'auto' is cuda when available, else cpu. Under torchrun each process takes GPU `local_rank`."
-    if cfg.device == 'auto': return torch.device('cuda', local_rank) if torch.cuda.is_available() else torch.device('cpu')
-    if cfg.device.startswith('cuda') and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{cfg.device}' asked for, but no CUDA device is available; use device='cpu' or 'auto'")
-    return torch.device('cuda', local_rank) if cfg.device == 'cuda' else torch.device(cfg.device)
-
-def native_bf16(device: torch.device) -> bool:
-    "Whether `device` computes BF16 matmuls natively."
-    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
-    if device.type == 'cpu': return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return False
-
-def autocast_dtype(cfg: SFTConfig, device: torch.device):
-    "torch.bfloat16 when mixed precision is on for `device`, else None (FP32)."
-    if cfg.mixed_precision == 'fp32': return None
-    return torch.bfloat16 if cfg.mixed_precision == 'bf16' or native_bf16(device) else None
-
-# %% ../nbs/09_train.ipynb #c007i
-def return_freed_memory() -> bool:
-    "Have glibc serve every allocation over 128 KB with mmap, so freed activations leave the RSS; False where there is no glibc."
-    import ctypes, ctypes.util
-    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-    except OSError: return False
-    M_MMAP_THRESHOLD = -3   # from glibc's malloc.h; setting it also turns off the threshold's growth
-    return hasattr(libc, 'mallopt') and libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1
-
-# %% ../nbs/09_train.ipynb #c007b
-def _sync(device: torch.device):
-    if device.type == 'cuda': torch.cuda.synchronize(device)
-
-@functools.cache
-def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, seconds: float = 0.5) -> float:
-    "Measured FLOP/s of a large `F.linear` on `device` in `dtype`: the fastest of the calls that fit in `seconds`."
-    n = 8192 if device.type == 'cuda' else 2048
-    a, w = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    torch.nn.functional.linear(a, w); _sync(device)
-    best, start = float('inf'), time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        torch.nn.functional.linear(a, w); _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'Dist', 'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first',
+           'count_trained', 'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model',
+           'tiny_pretrained', 'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state', 'checkpoint_name',
+           'step_checkpoints', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir',
+           'Trainer', 'save', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint', 'fit',
+           'run_sft']
 
 # %% ../nbs/09_train.ipynb #c007e
 @dataclasses.dataclass(frozen=True)
