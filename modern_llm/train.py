@@ -23,12 +23,25 @@ from .run_log import RunLog, LossCurve, Monitor, make_run_dir
 from .devices import pick_device, autocast_dtype, return_freed_memory, matmul_peak, _sync
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'Dist', 'dist_env', 'check_world', 'init_distributed', 'close_distributed', 'main_first',
-           'count_trained', 'document_lengths', 'model_flops', 'to_device', 'train_step', 'tiny_model',
-           'tiny_pretrained', 'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state', 'checkpoint_name',
+__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'Dist', 'dist_env', 'check_world', 'init_distributed',
+           'close_distributed', 'main_first', 'count_trained', 'document_lengths', 'model_flops', 'to_device',
+           'train_step', 'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state', 'checkpoint_name',
            'step_checkpoints', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir',
            'Trainer', 'save', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint', 'fit',
            'run_sft']
+
+# %% ../nbs/09_train.ipynb #c012
+def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
+    "A small randomly initialised `ModernDecoderLM` for tests and smoke runs."
+    torch.manual_seed(seed)
+    return ModernDecoderLM(ModelConfig(**{**dict(vocab_size=vocab_size, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
+                                                 d_ff=128, max_seq_len=1024), **kw}))
+
+def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pretrained:
+    "A `tiny_model` with a real tokenizer and its prompt style, ready for `run_sft`."
+    from modern_llm.tokenizer import load_tokenizer, resolve_style
+    tok = load_tokenizer(tokenizer_name)
+    return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
 
 # %% ../nbs/09_train.ipynb #c007e
 @dataclasses.dataclass(frozen=True)
@@ -118,19 +131,6 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     real, padded, flops = step[1:].tolist()
     return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained), real_tokens=int(real), padded_tokens=int(padded),
                 flops=flops, skipped=skipped)
-
-# %% ../nbs/09_train.ipynb #c012
-def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
-    "A small randomly initialised `ModernDecoderLM` for tests and smoke runs."
-    torch.manual_seed(seed)
-    return ModernDecoderLM(ModelConfig(**{**dict(vocab_size=vocab_size, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                                                 d_ff=128, max_seq_len=1024), **kw}))
-
-def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pretrained:
-    "A `tiny_model` with a real tokenizer and its prompt style, ready for `run_sft`."
-    from modern_llm.tokenizer import load_tokenizer, resolve_style
-    tok = load_tokenizer(tokenizer_name)
-    return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
 
 # %% ../nbs/09_train.ipynb #c015
 @torch.no_grad()
