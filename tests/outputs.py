@@ -58,7 +58,8 @@ def execute(path: Path, flags: str = 'slow'):
         return skip & direc.keys()
     for cell in nb.cells:
         if cell.cell_type == 'code': cell.outputs = []   # a skipped cell produces nothing
-    shell, start, err = CaptureShell(path), time.time(), None
+    # PNG at the figure's size (nbdev_test's retina doubles it): the kept images stay small
+    shell, start, err = CaptureShell(path, mpl_format='png'), time.time(), None
     try:
         with working_directory(path.parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
     except BaseException: err = shell.prettytb(fname=path)
@@ -149,10 +150,11 @@ def main(argv=None):
         if len(a.args) < 2: raise SystemExit('keep NB CELL_ID ...: a teaching notebook and the ids of the cells to keep')
         path = Path(a.args[0]).resolve()
         if path not in teaching: raise SystemExit(f'{path.name} is not a teaching notebook: add it to teaching_nbs in settings.ini')
-        return print(f'{path.name}: stored {store(path, a.args[1:], a.flags)}')
+        return print(f"{path.name}: outputs stored; changed in cells {' '.join(store(path, a.args[1:], a.flags))}")
     if a.command == 'refresh':
         for path in [Path(n).resolve() for n in a.args] or sorted(teaching):
-            print(f'{path.name}: stored new outputs of cells {store(path, (), a.flags)}')
+            changed = store(path, (), a.flags)
+            print(f"{path.name}: kept outputs stored again; {'changed in cells ' + ' '.join(changed) if changed else 'none changed'}")
         return
     from fastcore.parallel import parallel
     nbs = [Path(n).resolve() for n in a.args] or all_nbs()

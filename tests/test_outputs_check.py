@@ -1,0 +1,50 @@
+"""tests/outputs.py, the kept-output check of `make nbtest`: a kept output that no longer matches fails, naming the
+notebook, the cell and the difference; what varies from run to run (addresses, temporary paths, stderr, pixels) does
+not; `store` (make outputs) writes the new outputs so that the check passes again."""
+import json
+from pathlib import Path
+import outputs
+
+def notebook(path: Path, cells: list) -> Path:
+    "A notebook of code cells given as (id, source, stored stdout or None)."
+    nb = {'cells': [{'cell_type': 'code', 'id': cid, 'metadata': {}, 'execution_count': None, 'source': src,
+                     'outputs': [] if out is None else [{'output_type': 'stream', 'name': 'stdout', 'text': out}]}
+                    for cid, src, out in cells],
+          'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}},
+          'nbformat': 4, 'nbformat_minor': 5}
+    path.write_text(json.dumps(nb))
+    return path
+
+def test_a_kept_output_that_differs_fails_with_the_cell_and_a_diff(tmp_path):
+    nb = notebook(tmp_path / 'teach.ipynb', [('a1', 'x = 2', None), ('b2', 'print(x + 2)', '5\n')])
+    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    assert not ok and len(msgs) == 1, msgs
+    assert 'teach.ipynb cell b2' in msgs[0] and '-5' in msgs[0] and '+4' in msgs[0] and 'make outputs' in msgs[0], msgs[0]
+    assert outputs.check_one(nb, teaching=False)[0]            # a notebook that keeps no outputs only has to run
+
+def test_what_varies_between_runs_is_not_compared(tmp_path):
+    src = ("import sys, tempfile, matplotlib.pyplot as plt\nd = tempfile.mkdtemp()\n"
+           "print(object(), d + '/run/x.pt')\nprint('57%|#### 4/7 [00:01<00:00, 2.7it/s]', file=sys.stderr)\n_ = plt.plot([1, 2])")
+    stored = '<object object at 0x7f00deadbeef> /tmp/tmpabc123/run/x.pt\n'
+    nb = notebook(tmp_path / 'teach.ipynb', [('c1', src, stored)])
+    cells = json.loads(nb.read_text())['cells']
+    cells[0]['outputs'].append({'output_type': 'display_data', 'metadata': {}, 'data': {'image/png': 'iVBORw0KGgo=\n', 'text/plain': ['<Figure size 640x480 with 1 Axes>']}})
+    nb.write_text(json.dumps({**json.loads(nb.read_text()), 'cells': cells}))
+    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    assert ok, msgs
+    cells[0]['outputs'].pop()                                  # a kept image that the code no longer draws is a difference
+    nb.write_text(json.dumps({**json.loads(nb.read_text()), 'cells': cells}))
+    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    assert not ok and '+<image/png>' in msgs[0], msgs
+
+def test_a_failing_cell_fails_the_notebook(tmp_path):
+    nb = notebook(tmp_path / 'teach.ipynb', [('a1', "raise ValueError('no such file: data.jsonl')", None)])
+    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    assert not ok and 'ValueError' in msgs[0] and 'no such file' in msgs[0], msgs
+
+def test_store_writes_the_new_outputs_and_keeps_new_cells(tmp_path):
+    nb = notebook(tmp_path / 'teach.ipynb', [('a1', "print('kept')", 'old\n'), ('b2', "print('shown')", None), ('c3', "print('not kept')", None)])
+    assert outputs.store(nb, keep_ids=['b2']) == ['a1', 'b2']
+    cells = {c['id']: c['outputs'] for c in json.loads(nb.read_text())['cells']}
+    assert [o['text'] for o in cells['a1']] == [['kept\n']] and [o['text'] for o in cells['b2']] == [['shown\n']] and cells['c3'] == []
+    assert outputs.check_one(nb, teaching=True)[0]
