@@ -54,16 +54,18 @@ nbtest: install
 	OMP_NUM_THREADS=1 $(PY) tests/outputs.py check --n_workers 2
 
 # Re-run the teaching notebooks and store their outputs (then nbdev_clean): after a change that alters what they show.
+# To keep the output of one more cell: .venv/bin/python tests/outputs.py keep nbs/NB.ipynb CELL_ID
 outputs: install
 	OMP_NUM_THREADS=1 $(PY) tests/outputs.py refresh
 
 # The docs site in _site/ (open _site/index.html): the README, every notebook with its stored outputs, the API.
-# Sphinx's warnings fail the build; nothing is executed and nothing is fetched.
+# Sphinx's warnings fail the build; nothing is executed and nothing is fetched. It is built under build/ and moved,
+# since myst-nb writes a jupyter_execute/ folder beside its output folder.
 docs: install
 	rm -rf _site build/docs build/html
 	$(PY) docs/prepare.py
 	$(BIN)/sphinx-build -q -W --keep-going -b html -c docs -d build/doctrees build/docs build/html
-	mv build/html _site   # built under build/, since myst-nb writes its jupyter_execute/ beside the output folder
+	mv build/html _site
 
 pytest: install browser-deps docs
 	$(BIN)/pytest -q tests
