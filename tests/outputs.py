@@ -69,7 +69,7 @@ def storable(outputs) -> list:
     "Outputs as they are stored: plain dicts, stderr left out."
     return [json.loads(json.dumps(o)) for o in outputs if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
 
-_TMP = re.compile(re.escape(tempfile.gettempdir()) + r'/tmp[\w-]+')
+_TMP = re.compile(f'(?:{re.escape(tempfile.gettempdir())}|/tmp)/tmp[\\w-]+')   # tempfile's directories
 
 def normalise(outputs) -> list:
     "The comparable text of outputs: one line list per output."
@@ -94,7 +94,7 @@ def differences(stored_cells, new_cells, nb_name: str) -> list:
     msgs = []
     for c in stored_cells:
         if c.get('cell_type') != 'code' or not c.get('outputs'): continue
-        kept, now = normalise(c['outputs']), normalise(new[c['id']].get('outputs', []))
+        kept, now = normalise(c['outputs']), normalise(new.get(c['id'], {}).get('outputs', []))
         if kept == now: continue
         flat = lambda outs: [l for o in outs for l in o]
         diff = list(difflib.unified_diff(flat(kept), flat(now), 'kept', 'now', n=1, lineterm=''))
@@ -111,6 +111,10 @@ def check_one(path: Path, teaching: bool, flags: str = 'slow'):
     cells, err, secs = execute(path, flags)
     msgs = [f'{path.name}: a cell failed:\n{err}'] if err else []
     if teaching and not err: msgs += differences(stored, cells, f'nbs/{path.name}')
+    kept = [c['id'] for c in stored if c.get('outputs')]
+    if not teaching and kept:   # shown on the docs site, but never checked
+        msgs.append(f'nbs/{path.name} holds outputs (cells {" ".join(kept)}) but is not a teaching notebook: clear them '
+                    f'(nbdev_clean --clear_all --fname nbs/{path.name}) or add it to teaching_nbs in settings.ini')
     return not msgs, secs, msgs
 
 def store(path: Path, keep_ids=(), flags: str = 'slow') -> list:
@@ -125,7 +129,7 @@ def store(path: Path, keep_ids=(), flags: str = 'slow') -> list:
     new, changed = {c.get('id'): c for c in cells}, []
     for c in nb['cells']:
         if c['cell_type'] != 'code' or not (c.get('outputs') or c['id'] in keep_ids): continue
-        outs = storable(new[c['id']].get('outputs', []))
+        outs = storable(new.get(c['id'], {}).get('outputs', []))
         if normalise(outs) != normalise(c['outputs']) or c['id'] in keep_ids: changed.append(c['id'])
         c['outputs'] = outs
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')

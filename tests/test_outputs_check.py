@@ -20,7 +20,9 @@ def test_a_kept_output_that_differs_fails_with_the_cell_and_a_diff(tmp_path):
     ok, _, msgs = outputs.check_one(nb, teaching=True)
     assert not ok and len(msgs) == 1, msgs
     assert 'teach.ipynb cell b2' in msgs[0] and '-5' in msgs[0] and '+4' in msgs[0] and 'make outputs' in msgs[0], msgs[0]
-    assert outputs.check_one(nb, teaching=False)[0]            # a notebook that keeps no outputs only has to run
+    ok, _, msgs = outputs.check_one(nb, teaching=False)         # outputs outside the teaching notebooks are never checked
+    assert not ok and 'holds outputs (cells b2) but is not a teaching notebook' in msgs[0], msgs
+    assert outputs.check_one(notebook(tmp_path / 'plain.ipynb', [('a1', 'assert 2 + 2 == 4', None)]), teaching=False)[0]
 
 def test_what_varies_between_runs_is_not_compared(tmp_path):
     src = ("import sys, tempfile, matplotlib.pyplot as plt\nd = tempfile.mkdtemp()\n"
