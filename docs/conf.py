@@ -1,20 +1,18 @@
 """Sphinx configuration of the docs site: `make docs` lays out the pages (docs/prepare.py) and builds _site/ from them."""
+import re
+
 project = 'modern_llm'
 author = 'modern_llm developers'
 extensions = ['myst_nb', 'sphinx.ext.autodoc']
 nb_execution_mode = 'off'                 # the notebooks are shown with the outputs they store
-nb_output_stderr = 'remove'               # progress bars and timings, which outputs never keep
-myst_enable_extensions = ['colon_fence']
+nb_output_stderr = 'remove'               # progress bars and timings, which kept outputs never hold
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'description'
-html_theme = 'furo'                       # fonts and scripts are served from the site itself: nothing is fetched
+default_role = 'literal'                  # the docstrings' `name` is code, as in the notebooks' Markdown
+html_theme = 'furo'                       # its fonts and scripts are served from the site itself: nothing is fetched
 html_title = 'modern_llm'
 html_show_sourcelink = False
-exclude_patterns = ['_build']
-suppress_warnings = ['myst.header']      # notebooks start their sections at ## after a # title
-default_role = 'literal'                  # the docstrings' `name` is code, as in the notebooks' Markdown
 
-import re
 _CODE = re.compile(r'(``?[^`]+``?)')
 _MARKUP = re.compile(r'([|*])|(?<=\w)(_)(?=\W|$)')
 
