@@ -60,8 +60,7 @@ def main():
     for m in modules():
         title = f'modern_llm.{m}'   # reStructuredText: autodoc writes it, and MyST would show it as text
         (OUT / 'api' / f'{m}.rst').write_text(f'{title}\n{"=" * len(title)}\n\n.. automodule:: {title}\n   :members:\n', encoding='utf-8')
-    # the README links into the repository (nbs/...): on the site those are the pages of the same names
-    readme = re.sub(r'\]\(nbs/([\w.]+)\.ipynb\)', r'](\1.ipynb)', (ROOT / 'README.md').read_text(encoding='utf-8'))
+    readme = (ROOT / 'README.md').read_text(encoding='utf-8')
     toc = lambda caption, entries, glob='': f'\n```{{toctree}}\n:caption: {caption}\n:hidden:\n{glob}\n' + '\n'.join(entries) + '\n```\n'
     (OUT / 'index.md').write_text(readme + toc('Notebooks', pages) + toc('API', ['api/*'], ':glob:'), encoding='utf-8')
     print(f'docs sources in {OUT.relative_to(ROOT)}: {len(pages)} notebooks, {len(modules())} modules')
