@@ -164,7 +164,9 @@ def main(argv=None):
     nbs = [Path(n).resolve() for n in a.args] or all_nbs()
     # the longest notebooks first, so that two workers finish together; sizes are a good enough guess of run time
     nbs = sorted(nbs, key=lambda n: -n.stat().st_size)
-    results = parallel(_check_task, [(n, n in teaching) for n in nbs], flags=a.flags, n_workers=a.n_workers)
+    # the task by its module's name, not __main__'s: a notebook's shell takes over __main__ in the worker that runs it
+    import outputs
+    results = parallel(outputs._check_task, [(n, n in teaching) for n in nbs], flags=a.flags, n_workers=a.n_workers)
     failed = [(path, msgs) for path, ok, secs, msgs in results if not ok]
     for path, ok, secs, msgs in sorted(results, key=lambda r: -r[2]):
         print(f"{path.name}: {secs:.0f} s{' (outputs checked)' if path in teaching else ''}{'' if ok else ' FAILED'}")

@@ -50,3 +50,12 @@ def test_store_writes_the_new_outputs_and_keeps_new_cells(tmp_path):
     cells = {c['id']: c['outputs'] for c in json.loads(nb.read_text())['cells']}
     assert [o['text'] for o in cells['a1']] == [['kept\n']] and [o['text'] for o in cells['b2']] == [['shown\n']] and cells['c3'] == []
     assert outputs.check_one(nb, teaching=True)[0]
+
+def test_the_command_runs_notebooks_two_at_a_time(tmp_path):
+    "As `make nbtest` runs it: a worker runs several notebooks in turn, and a failing one fails the command, named."
+    import subprocess, sys
+    nbs = [notebook(tmp_path / f'n{i}.ipynb', [('a1', f'assert {i} < 3', None)]) for i in range(4)]
+    r = subprocess.run([sys.executable, str(Path(outputs.__file__)), 'check', *map(str, nbs), '--n_workers', '2'],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and 'notebooks failed: n3.ipynb' in r.stderr and 'AssertionError' in r.stderr, r.stderr[-2000:]
+    assert all(f'n{i}.ipynb: ' in r.stdout for i in range(4)), r.stdout
