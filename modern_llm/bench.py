@@ -390,14 +390,15 @@ def merge_rounds(rs: list) -> BenchResult:
 def bench_table(report: dict) -> str:
     "The report as a markdown table, with the machine and the measured peaks above it."
     peaks, res = report['peaks'], [BenchResult(**r) for r in report['results']]
-    ours = next((r for r in res if r.name == 'ours' and not r.error), None)
+    ours = {r.name: r for r in res if r.name in ('ours', 'ours-lora') and not r.error}
     lines = [f"Machine: {report['machine']}. Matmul peak measured in this run: "
              + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items()) + '.', '',
              '| contender | setup | dtype | real tok/s | padded tok/s | padding | peak RSS | peak GPU memory | model GFLOP/s | MFU | ours ÷ this |',
              '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|']
     for r in res:
         if r.error: lines.append(f'| {r.name} | {r.error} | | | | | | | | | |'); continue
-        ratio = f'{ours.real_tok_s / r.real_tok_s:.2f}×' if ours and r.real_tok_s else ''
+        mine = ours.get('ours-lora' if r.name.endswith('-lora') else 'ours')   # LoRA against LoRA, full against full
+        ratio = f'{mine.real_tok_s / r.real_tok_s:.2f}×' if mine and r.real_tok_s else ''
         lines.append(f'| {r.name} | {r.setup} | {r.dtype} | {r.real_tok_s:.1f} | {r.padded_tok_s:.1f} | {r.padding:.1%} | '
                      f"{r.peak_rss_gb:.2f} GB | {f'{r.peak_gpu_gb:.2f} GB' if r.peak_gpu_gb else ''} | {r.flop_s / 1e9:.1f} | "
                      f'{r.flop_s / peaks[r.dtype]:.1%} | {ratio} |')

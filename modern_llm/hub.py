@@ -323,6 +323,8 @@ def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=N
     T = input_ids.shape[1]
     S = T + (cache.get_seq_length() if cache is not None else 0)
     if lengths is not None: attention_mask = torch.arange(T, device=input_ids.device)[None] < lengths[:, None]
+    if doc_ids is not None and position_ids is None:
+        raise PackingError('packed rows (doc_ids) need their position_ids, restarting at 0 in each document, as pack_collate gives them')
     if position_ids is None: position_ids = default_positions(attention_mask, T, S, input_ids.device)
     flat = False
     if doc_ids is not None:
