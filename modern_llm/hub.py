@@ -307,7 +307,9 @@ def _isolates(self: HFCausalLM, dense_mask: bool) -> bool:
     hook, was_training = emb.register_forward_hook(as_leaf), self.hf.training
     try:
         self.hf.eval()   # no dropout
-        with torch.enable_grad():
+        # flash kernels run in half precision only: over FP32 weights, as in training, under BF16 autocast
+        half = self.config._attn_implementation.startswith('flash') and emb.weight.dtype == torch.float32
+        with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
             logits = self.hf(input_ids=ids, attention_mask=mask, position_ids=torch.zeros_like(ids), use_cache=False).logits
             grad, = torch.autograd.grad(logits[0, 1].float().sum(), leaves[0])
         return bool(grad[0, 0].abs().max() == 0 and grad[0, 1].abs().max() > 0)
