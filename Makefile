@@ -31,9 +31,17 @@ demo: install
 bench: install
 	$(BIN)/modern-llm bench --out experiments/bench
 
-# The same benchmark on one CUDA GPU, sized for about 5 minutes on an H100.
+# Ours against TRL's fastest configuration on one CUDA GPU, full and LoRA, for SmolLM2-135M and for SmolLM2-1.7B's shape
+# (random weights: speed does not depend on them); about 5 minutes on an H100. Writes experiments/bench-gpu/bench.md, with
+# each model's bench.json and bench.md in a folder of its own. Where nothing can be installed, with the packages already
+# importable: make bench-gpu -o install PY=python3
+GPU_BENCH := bench --device cuda --contenders ours,ours-lora,trl-packed,trl-lora --examples-per-step 64 --rows 3000 \
+	--warmup 3 --steps 15 --preprocess-rows 0 --timeout 150
 bench-gpu: install
-	$(BIN)/modern-llm bench --device cuda --examples-per-step 64 --rows 20000 --warmup 5 --steps 20 --preprocess-rows 0 --out experiments/bench-gpu
+	$(PY) -m modern_llm $(GPU_BENCH) --model smollm2-135m --out experiments/bench-gpu/smollm2-135m
+	$(PY) -m modern_llm $(GPU_BENCH) --model random:smollm2-1.7b --out experiments/bench-gpu/smollm2-1.7b
+	for m in smollm2-135m smollm2-1.7b; do printf '## %s\n\n' $$m; cat experiments/bench-gpu/$$m/bench.md; echo; done > experiments/bench-gpu/bench.md
+	@echo "wrote experiments/bench-gpu/bench.md"
 
 test: install check-sync nbtest docs pytest
 

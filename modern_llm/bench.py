@@ -4,9 +4,9 @@
 
 # %% ../nbs/15_bench.ipynb #c003
 from __future__ import annotations
-import dataclasses, json, os, platform, re, resource, subprocess, sys, tempfile, time
+import dataclasses, importlib, json, os, platform, re, resource, subprocess, sys, tempfile, time
 from collections import Counter
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,11 +14,11 @@ from .config import ConfigError
 from .tasks import ASSETS_DIR
 
 # %% auto #0
-__all__ = ['ONSETS', 'VOWELS', 'DTYPE_NAMES', 'LORA', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows',
-           'BenchResult', 'StepLog', 'BenchSpec', 'bench_pretrained', 'prepare', 'fastest_dtype', 'rows_per_step',
-           'run_ours', 'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run_plain', 'batch_documents',
-           'trl_dataset', 'run_trl', 'child_main', 'run_isolated', 'machine_line', 'bench', 'merge_rounds',
-           'bench_table', 'preprocessing_speed', 'bench_main']
+__all__ = ['ONSETS', 'VOWELS', 'RANDOM', 'DTYPE_NAMES', 'LORA', 'TRL_VARIANTS', 'CONTENDERS', 'word_pool', 'alpaca_like_rows',
+           'BenchResult', 'StepLog', 'BenchSpec', 'random_pretrained', 'bench_pretrained', 'prepare', 'fastest_dtype',
+           'rows_per_step', 'run_ours', 'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run_plain', 'importable',
+           'trl_fastest', 'trl_attention', 'batch_documents', 'trl_dataset', 'trl_config', 'run_trl', 'child_main',
+           'run_isolated', 'machine_line', 'bench', 'merge_rounds', 'bench_table', 'preprocessing_speed', 'bench_main']
 
 # %% ../nbs/15_bench.ipynb #c006
 ONSETS = 'b c d f g h l m n p r s t v w br ch cr pl st th tr sh'.split()
@@ -71,6 +71,7 @@ class BenchResult:
     padded_tokens: int = 0
     flops: float = 0.0
     peak_rss_gb: float = 0.0
+    peak_gpu_gb: float = 0.0
     error: str = ''
 
     @property
@@ -96,7 +97,9 @@ class StepLog:
         timed = self.steps[self.warmup:]
         s, r, p, f = (sum(x[i] for x in timed) for i in range(4))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20   # KiB on Linux
-        return BenchResult(steps=len(timed), seconds=s, real_tokens=int(r), padded_tokens=int(p), flops=f, peak_rss_gb=rss, **kw)
+        gpu = torch.cuda.max_memory_allocated() / 2 ** 30 if torch.cuda.is_initialized() else 0.0
+        return BenchResult(steps=len(timed), seconds=s, real_tokens=int(r), padded_tokens=int(p), flops=f, peak_rss_gb=rss,
+                           peak_gpu_gb=gpu, **kw)
 
 # %% ../nbs/15_bench.ipynb #c016
 @dataclass
@@ -111,6 +114,7 @@ class BenchSpec:
     seed: int = 0
     device: str = 'auto'
     workdir: str = 'experiments/bench'
+    ours_config: dict = field(default_factory=dict)   # SFTConfig settings for our contender, on top of its own
 
     @property
     def data_path(self) -> Path: return Path(self.workdir) / f'alpaca_like_{self.rows}_{self.seed}.jsonl'
@@ -121,11 +125,26 @@ class BenchSpec:
         return torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if self.device == 'auto' else self.device)
 
 # %% ../nbs/15_bench.ipynb #c017
+RANDOM = 'random:'
+
+def random_pretrained(shape: str, seed: int = 0):
+    "A randomly initialised `ModernDecoderLM` of `SHAPES[shape]`, with SmolLM2's tokenizer."
+    from modern_llm.hub import Pretrained
+    from modern_llm.memory import SHAPES
+    from modern_llm.model import ModernDecoderLM
+    from modern_llm.tokenizer import load_tokenizer, resolve_style
+    if shape not in SHAPES: raise ConfigError(f"unknown model shape '{RANDOM}{shape}'; choose from {', '.join(RANDOM + s for s in SHAPES)}")
+    torch.manual_seed(seed)
+    tok = load_tokenizer('smollm2-135m')
+    return Pretrained(ModernDecoderLM(SHAPES[shape]), tok, resolve_style('auto', tok), 'smollm2-135m')
+
 def bench_pretrained(spec: BenchSpec):
     "The spec's model as a `Pretrained`."
     from modern_llm.hub import load_pretrained
     from modern_llm.train import tiny_pretrained
-    return tiny_pretrained() if spec.model == 'tiny' else load_pretrained(spec.model)
+    if spec.model == 'tiny': return tiny_pretrained()
+    if spec.model.startswith(RANDOM): return random_pretrained(spec.model[len(RANDOM):], spec.seed)
+    return load_pretrained(spec.model)
 
 def prepare(spec: BenchSpec):
     "Write the rows and the HF model directory of `spec` (each only once)."
@@ -155,14 +174,16 @@ def rows_per_step(spec: BenchSpec, mean_length: float) -> int:
 
 def run_ours(spec: BenchSpec, finetune: str = 'full') -> BenchResult:
     from modern_llm.config import SFTConfig
+    from modern_llm.hub import load_pretrained
     from modern_llm.train import Trainer, train_step
     dtype = fastest_dtype(spec.torch_device)
     with tempfile.TemporaryDirectory() as out:
-        cfg = SFTConfig(run_name='bench-ours', output_dir=out, base_model=spec.model, sft_datasets=[str(spec.data_path)],
+        settings = dict(run_name='bench-ours', output_dir=out, base_model=str(spec.hf_dir), sft_datasets=[str(spec.data_path)],
                         eval_fraction=0.0, sft_lr=spec.lr, sft_max_steps=spec.warmup + spec.steps, max_seq_len=spec.max_len,
                         sft_batch_size=1, micro_batch_size=1, warmup_steps=0, forgetting_monitor=False, seed=spec.seed,
                         mixed_precision=DTYPE_NAMES[dtype], device=str(spec.torch_device), finetune=finetune, **LORA)
-        tr = Trainer(cfg, bench_pretrained(spec), quiet=True)
+        cfg = SFTConfig(**{**settings, **spec.ours_config})
+        tr = Trainer(cfg, load_pretrained(spec.hf_dir), quiet=True)
         n = rows_per_step(spec, float(tr.data.train.lengths.mean()))
         tr.stream = tr.data.stream(dataclasses.replace(cfg, sft_batch_size=n, micro_batch_size=n))
         log = StepLog(spec.warmup)
@@ -170,13 +191,14 @@ def run_ours(spec: BenchSpec, finetune: str = 'full') -> BenchResult:
             r = train_step(tr.model, [next(tr.stream)], tr.opt, tr.sched, tr.device, tr.amp, cfg.grad_clip)
             log.step(r['real_tokens'], r['padded_tokens'], r['flops'])
     lora = f', LoRA r={LORA["lora_r"]} on every projection' if finetune == 'lora' else ''
-    return log.result(name='ours' + ('-lora' if finetune == 'lora' else ''), setup=f'modern_llm, BFD packing into {n}×{spec.max_len}, per-document attention{lora}',
-                      dtype=DTYPE_NAMES[dtype])
+    extra = ''.join(f', {k}={v}' for k, v in spec.ours_config.items())
+    return log.result(name='ours' + ('-lora' if finetune == 'lora' else ''),
+                      setup=f'modern_llm, BFD packing into {n}×{spec.max_len}, per-document attention{lora}{extra}', dtype=DTYPE_NAMES[dtype])
 
 # %% ../nbs/15_bench.ipynb #c021
-def hf_model(spec: BenchSpec, dtype=torch.float32):
+def hf_model(spec: BenchSpec, dtype=torch.float32, attn_implementation: str = 'sdpa'):
     from transformers import AutoModelForCausalLM
-    return AutoModelForCausalLM.from_pretrained(spec.hf_dir, dtype=dtype, attn_implementation='sdpa').to(spec.torch_device).train()
+    return AutoModelForCausalLM.from_pretrained(spec.hf_dir, dtype=dtype, attn_implementation=attn_implementation).to(spec.torch_device).train()
 
 def hf_tokenizer_and_config(spec: BenchSpec) -> tuple:
     "The exported directory's tokenizer, and its architecture as a `ModelConfig` for counting FLOPs (no weights loaded)."
@@ -215,14 +237,27 @@ def run_plain(spec: BenchSpec) -> BenchResult:
                       dtype=DTYPE_NAMES[dtype])
 
 # %% ../nbs/15_bench.ipynb #c023
+def importable(module: str) -> bool:
+    "Whether `module` imports here (installed and working, e.g. a CUDA extension built for this torch)."
+    try: importlib.import_module(module); return True
+    except Exception: return False
+
+def trl_fastest(fast, k: int, n: int) -> dict:
+    "TRL's fastest settings on this machine, for `n` packed rows a step: padding-free BFD packing, Liger's kernels where they import."
+    return dict(per_device_train_batch_size=n, gradient_checkpointing=False, bf16=fast == torch.bfloat16, packing=True,
+                packing_strategy='bfd', padding_free=True, use_liger_kernel=importable('liger_kernel'))
+
 # each variant's own settings, given the faster dtype, the examples per step and the packed rows per step
 TRL_VARIANTS = {
     'trl-default': lambda fast, k, n: dict(per_device_train_batch_size=k),
     'trl-fast': lambda fast, k, n: dict(per_device_train_batch_size=k, gradient_checkpointing=False, bf16=fast == torch.bfloat16),
-    'trl-packed': lambda fast, k, n: dict(per_device_train_batch_size=n, gradient_checkpointing=False, bf16=fast == torch.bfloat16,
-                                          packing=True, packing_strategy='bfd'),
+    'trl-packed': trl_fastest,
 }
-TRL_VARIANTS['trl-lora'] = TRL_VARIANTS['trl-packed']   # with a PEFT LoraConfig of our adapters' rank, scale and projections
+TRL_VARIANTS['trl-lora'] = trl_fastest   # with a PEFT LoraConfig of our adapters' rank, scale and projections
+
+def trl_attention(device: torch.device, padding_free: bool) -> str:
+    "The attention TRL's model runs: flash attention 2 for padding-free batches where `flash_attn` imports on a GPU, else SDPA."
+    return 'flash_attention_2' if padding_free and device.type == 'cuda' and importable('flash_attn') else 'sdpa'
 
 def batch_documents(b: dict) -> tuple:
     "(real tokens, padded tokens, document lengths) of a transformers batch, padded or packed without padding."
@@ -243,40 +278,47 @@ def trl_dataset(spec: BenchSpec):
              'completion': [{'role': 'assistant', 'content': ex.turns[1].content}]} for ex in load_examples([str(spec.data_path)])[0]]
     return Dataset.from_list(rows)
 
+def trl_config(spec: BenchSpec, variant: str, out: str, mean_len: float):
+    "TRL's `SFTConfig` for `variant`: the shared settings, then the variant's own."
+    from trl import SFTConfig as TRLConfig
+    own = TRL_VARIANTS[variant](fastest_dtype(spec.torch_device), spec.examples_per_step, rows_per_step(spec, mean_len))
+    return TRLConfig(output_dir=out, max_steps=spec.warmup + spec.steps, learning_rate=spec.lr, lr_scheduler_type='cosine',
+                     weight_decay=0.01, adam_beta2=0.95, max_grad_norm=1.0, max_length=spec.max_len, save_strategy='no',
+                     report_to='none', disable_tqdm=True, logging_strategy='no', seed=spec.seed,
+                     use_cpu=spec.torch_device.type == 'cpu', dataloader_num_workers=0, **own), own
+
 def run_trl(spec: BenchSpec, variant: str) -> BenchResult:
-    from trl import SFTConfig as TRLConfig, SFTTrainer
+    from trl import SFTTrainer
     from transformers import TrainerCallback
     from modern_llm.model import document_flops
     tok, c = hf_tokenizer_and_config(spec)
-    fast, device = fastest_dtype(spec.torch_device), spec.torch_device
+    device = spec.torch_device
     mean_len = float(bench_data(spec, tok).lengths.mean())
-    own = TRL_VARIANTS[variant](fast, spec.examples_per_step, rows_per_step(spec, mean_len))
     log, counts = StepLog(spec.warmup), []
 
     class Timer(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
+            if device.type == 'cuda': torch.cuda.synchronize(device)   # the step's kernels done, not just queued
             real, padded, lengths = counts[state.global_step - 1]
             log.step(real, padded, document_flops(c, lengths))
 
     with tempfile.TemporaryDirectory() as out:
-        args = TRLConfig(output_dir=out, max_steps=spec.warmup + spec.steps, learning_rate=spec.lr, lr_scheduler_type='cosine',
-                         weight_decay=0.01, adam_beta2=0.95, max_grad_norm=1.0, max_length=spec.max_len, save_strategy='no',
-                         report_to='none', disable_tqdm=True, logging_strategy='no', seed=spec.seed, use_cpu=device.type == 'cpu',
-                         dataloader_num_workers=0, **own)
+        args, own = trl_config(spec, variant, out, mean_len)
+        attention = trl_attention(device, args.padding_free)
         peft = None
         if variant == 'trl-lora':
             from peft import LoraConfig
             peft = LoraConfig(r=LORA['lora_r'], lora_alpha=LORA['lora_alpha'], lora_dropout=LORA['lora_dropout'], task_type='CAUSAL_LM',
                               target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
-        trainer = SFTTrainer(model=hf_model(spec), args=args, train_dataset=trl_dataset(spec), processing_class=tok, callbacks=[Timer()],
-                             peft_config=peft)
+        trainer = SFTTrainer(model=hf_model(spec, attn_implementation=attention), args=args, train_dataset=trl_dataset(spec),
+                             processing_class=tok, callbacks=[Timer()], peft_config=peft)
         collate = trainer.data_collator
         def counting(examples):
             b = collate(examples); counts.append(batch_documents(b)); return b
         trainer.data_collator = counting
         log.last = time.perf_counter()
         trainer.train()
-    setup = ', '.join(f'{k}={v}' for k, v in own.items())
+    setup = ', '.join(f'{k}={v}' for k, v in own.items()) + f', attention {attention}'
     gc = args.gradient_checkpointing
     lora = f", PEFT LoRA r={LORA['lora_r']} on every projection" if peft else ''
     return log.result(name=variant, setup=f'TRL SFTTrainer: {setup}' + (', gradient checkpointing' if gc else '') + lora,
@@ -306,15 +348,16 @@ def run_isolated(name: str, spec: BenchSpec, timeout: float | None = None) -> Be
 # %% ../nbs/15_bench.ipynb #c031
 def machine_line(device: torch.device) -> str:
     "What ran the benchmark: device, cores, and the versions that matter."
-    import transformers
-    try: import trl; trl_v = trl.__version__
-    except ImportError: trl_v = 'not installed'
+    from importlib.metadata import version, PackageNotFoundError
+    def v(pkg):
+        try: return version(pkg)
+        except PackageNotFoundError: return 'not installed'
     if device.type == 'cuda': what = torch.cuda.get_device_name(device)
     else:
         cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')),
                    platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
         what = f'{cpu}, {torch.get_num_threads()} threads'
-    return f'{what}; torch {torch.__version__}, transformers {transformers.__version__}, trl {trl_v}'
+    return f'{what}; torch {torch.__version__}, ' + ', '.join(f'{p} {v(p)}' for p in ('transformers', 'trl', 'flash-attn', 'liger-kernel'))
 
 def bench(spec: BenchSpec, contenders=None, rounds: int = 1, timeout: float | None = None, quiet: bool = False) -> dict:
     "Run the contenders and return {'machine', 'peaks', 'spec', 'results'}."
@@ -341,22 +384,24 @@ def merge_rounds(rs: list) -> BenchResult:
     total = lambda f: sum(getattr(r, f) for r in ok)
     return dataclasses.replace(ok[0], steps=total('steps'), seconds=total('seconds'), real_tokens=total('real_tokens'),
                                padded_tokens=total('padded_tokens'), flops=total('flops'),
-                               peak_rss_gb=max(r.peak_rss_gb for r in ok))
+                               peak_rss_gb=max(r.peak_rss_gb for r in ok), peak_gpu_gb=max(r.peak_gpu_gb for r in ok))
 
 # %% ../nbs/15_bench.ipynb #c032
 def bench_table(report: dict) -> str:
     "The report as a markdown table, with the machine and the measured peaks above it."
     peaks, res = report['peaks'], [BenchResult(**r) for r in report['results']]
-    ours = next((r for r in res if r.name == 'ours' and not r.error), None)
+    ours = {r.name: r for r in res if r.name in ('ours', 'ours-lora') and not r.error}
     lines = [f"Machine: {report['machine']}. Matmul peak measured in this run: "
              + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items()) + '.', '',
-             '| contender | setup | dtype | real tok/s | padded tok/s | padding | peak RSS | model GFLOP/s | MFU | ours ÷ this |',
-             '|---|---|---|--:|--:|--:|--:|--:|--:|--:|']
+             '| contender | setup | dtype | real tok/s | padded tok/s | padding | peak RSS | peak GPU memory | model GFLOP/s | MFU | ours ÷ this |',
+             '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|']
     for r in res:
-        if r.error: lines.append(f'| {r.name} | {r.error} | | | | | | | | |'); continue
-        ratio = f'{ours.real_tok_s / r.real_tok_s:.2f}×' if ours and r.real_tok_s else ''
+        if r.error: lines.append(f'| {r.name} | {r.error} | | | | | | | | | |'); continue
+        mine = ours.get('ours-lora' if r.name.endswith('-lora') else 'ours')   # LoRA against LoRA, full against full
+        ratio = f'{mine.real_tok_s / r.real_tok_s:.2f}×' if mine and r.real_tok_s else ''
         lines.append(f'| {r.name} | {r.setup} | {r.dtype} | {r.real_tok_s:.1f} | {r.padded_tok_s:.1f} | {r.padding:.1%} | '
-                     f'{r.peak_rss_gb:.2f} GB | {r.flop_s / 1e9:.1f} | {r.flop_s / peaks[r.dtype]:.1%} | {ratio} |')
+                     f"{r.peak_rss_gb:.2f} GB | {f'{r.peak_gpu_gb:.2f} GB' if r.peak_gpu_gb else ''} | {r.flop_s / 1e9:.1f} | "
+                     f'{r.flop_s / peaks[r.dtype]:.1%} | {ratio} |')
     return '\n'.join(lines)
 
 # %% ../nbs/15_bench.ipynb #c035

@@ -239,11 +239,13 @@ class HFCausalLM(nn.Module):
     def __init__(self, hf_model, source: str = ''):
         super().__init__()
         self.hf, self.source, self.config = hf_model, source, hf_model.config
+        self._packing_modes = {}   # attention implementation -> how it isolates packed documents, probed once each
 
     @classmethod
-    def from_pretrained(cls, src, dtype=torch.float32, **kw):
+    def from_pretrained(cls, src, dtype=torch.float32, attn_implementation: str = 'sdpa', **kw):
+        "`attn_implementation` is transformers': 'sdpa', 'eager', 'flex_attention' or 'flash_attention_2' all pack."
         from transformers import AutoModelForCausalLM
-        try: hf = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation='sdpa', **kw)
+        try: hf = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn_implementation, **kw)
         except Exception as e: raise ModelLoadError(f"{src}: transformers cannot load it as a causal LM "
                                                     f"({type(e).__name__}: {str(e)[:300]})") from None
         return cls(hf, str(src))
@@ -261,9 +263,14 @@ class HFCausalLM(nn.Module):
     @property
     def vocab_size(self) -> int: return self.hf.get_output_embeddings().weight.shape[0]
     @property
-    def isolates_documents(self) -> bool:
-        "Whether a block-diagonal 4D mask reaches attention unchanged (SDPA and transformers' mask utilities)."
-        return self.config._attn_implementation == 'sdpa' and 'create_causal_mask' in vars(sys.modules[type(self.hf).__module__])
+    def packing_mode(self) -> str | None:
+        "How packed rows keep their documents apart: 'positions' (transformers' padding-free path), 'mask' (a block-diagonal 4D mask) or None (they cannot)."
+        impl = self.config._attn_implementation
+        if impl not in self._packing_modes:
+            self._packing_modes[impl] = 'positions' if self._isolates(dense_mask=False) else 'mask' if self._isolates(dense_mask=True) else None
+        return self._packing_modes[impl]
+    @property
+    def isolates_documents(self) -> bool: return self.packing_mode is not None
     @property
     def scores_trained_only(self) -> bool:
         "Whether the model takes a boolean `logits_to_keep` mask (it slices with a `slice_logits_to_keep` that accepts one)."
@@ -288,6 +295,29 @@ class HFCausalLM(nn.Module):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)
 
+# %% ../nbs/07_hub.ipynb #c029p
+def _isolates(self: HFCausalLM, dense_mask: bool) -> bool:
+    "Whether the second of two packed one-token documents gets exactly zero gradient from the first: position ids [0, 0], and no mask or the block-diagonal one."
+    emb = self.hf.get_input_embeddings()
+    device = emb.weight.device
+    ids, doc_ids = torch.tensor([[1, 2]], device=device), torch.tensor([[0, 1]], device=device)
+    mask = attention_mask_4d(2, 2, None, doc_ids, device) if dense_mask else None
+    leaves = []
+    def as_leaf(module, args, out): leaves.append(out.detach().requires_grad_()); return leaves[-1]
+    hook, was_training = emb.register_forward_hook(as_leaf), self.hf.training
+    try:
+        self.hf.eval()   # no dropout
+        # flash kernels run in half precision only: over FP32 weights, as in training, under BF16 autocast
+        half = self.config._attn_implementation.startswith('flash') and emb.weight.dtype == torch.float32
+        with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+            logits = self.hf(input_ids=ids, attention_mask=mask, position_ids=torch.zeros_like(ids), use_cache=False).logits
+            grad, = torch.autograd.grad(logits[0, 1].float().sum(), leaves[0])
+        return bool(grad[0, 0].abs().max() == 0 and grad[0, 1].abs().max() > 0)
+    except Exception: return False   # an architecture or kernel that cannot run this way cannot pack this way
+    finally: hook.remove(); self.hf.train(was_training)
+
+HFCausalLM._isolates = _isolates
+
 # %% ../nbs/07_hub.ipynb #c030
 def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
                 lengths=None, cache=None, logits: str = 'auto') -> LMOutput:
@@ -295,22 +325,32 @@ def _hf_forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=N
     T = input_ids.shape[1]
     S = T + (cache.get_seq_length() if cache is not None else 0)
     if lengths is not None: attention_mask = torch.arange(T, device=input_ids.device)[None] < lengths[:, None]
+    if doc_ids is not None and position_ids is None:
+        raise PackingError('packed rows (doc_ids) need their position_ids, restarting at 0 in each document, as pack_collate gives them')
     if position_ids is None: position_ids = default_positions(attention_mask, T, S, input_ids.device)
+    flat = False
     if doc_ids is not None:
-        if not self.isolates_documents:
-            raise PackingError(f"{self.source or type(self.hf).__name__}: this {type(self.hf).__name__} cannot keep packed "
-                               f"documents apart (it needs SDPA attention and transformers' mask utilities); set packing=False")
-        attention_mask = attention_mask_4d(T, T, attention_mask, doc_ids, input_ids.device)
+        mode = self.packing_mode
+        if mode is None:
+            raise PackingError(f"{self.source or type(self.hf).__name__}: this {type(self.hf).__name__} with "
+                               f"{self.config._attn_implementation} attention cannot keep packed documents apart; set packing=False")
+        if cache is not None: raise ValueError('doc_ids (packed rows) cannot be combined with a KV cache')
+        # 'positions': transformers finds the documents where the position ids restart; flash attention only in a one-row batch
+        attention_mask = attention_mask_4d(T, T, attention_mask, doc_ids, input_ids.device) if mode == 'mask' else None
+        flat = mode == 'positions' and self.config._attn_implementation.startswith('flash')
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
     keep = F.pad(labels[:, 1:] != -100, (0, 1)) if labels is not None else None   # positions whose next token is trained
     sliced = keep is not None and logits == 'none' and self.scores_trained_only
-    extra = {**({self.cache_argument: cache} if cache is not None else {}), **({'logits_to_keep': keep} if sliced else {})}
-    out = self.hf(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=cache is not None, **extra)
+    extra = {**({self.cache_argument: cache} if cache is not None else {}),
+             **({'logits_to_keep': keep.reshape(1, -1) if flat else keep} if sliced else {})}
+    rows = (lambda t: t.reshape(1, -1)) if flat else (lambda t: t)
+    out = self.hf(input_ids=rows(input_ids), attention_mask=attention_mask, position_ids=rows(position_ids), use_cache=cache is not None, **extra)
+    all_logits = out.logits if sliced else out.logits.reshape(*input_ids.shape, -1)
     loss_sum = n = None
     if keep is not None:
-        scored = out.logits if sliced else out.logits[keep]
+        scored = all_logits if sliced else all_logits[keep]
         loss_sum, n = F.cross_entropy(scored.float(), labels[:, 1:][keep[:, :-1]], reduction='sum'), keep.sum()
-    return LMOutput({'all': out.logits, 'last': out.logits[:, -1:], 'none': None}[logits], loss_sum, n)
+    return LMOutput({'all': all_logits, 'last': all_logits[:, -1:], 'none': None}[logits], loss_sum, n)
 
 HFCausalLM.forward = _hf_forward
 

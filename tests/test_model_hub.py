@@ -112,3 +112,40 @@ def test_load_errors_are_clear(smol, tmp_path):
         load_model('HuggingFaceTB/not-a-cached-model')
     with pytest.raises(ModelLoadError, match='the tokenizer has 50257 tokens but the model only 49152 embeddings'):
         load_pretrained('smollm2-135m', tokenizer='gpt2-bpe')
+
+
+def test_wrapped_model_trains_packed_as_unpacked(tmp_path):
+    "A wrapped GPT-2 trained by the Trainer on packed rows gives the losses of the same rows padded: two steps of all six rows."
+    import json
+    from transformers import GPT2Config, GPT2LMHeadModel
+    from modern_llm.config import SFTConfig
+    from modern_llm.hub import HFCausalLM, Pretrained
+    from modern_llm.tokenizer import load_tokenizer, resolve_style
+    from modern_llm.train import Trainer
+    data = tmp_path / 'rows.jsonl'
+    words = 'the sea is blue and the sky is wide so we sail on past the old stone light'.split()
+    data.write_text(''.join(json.dumps({'instruction': ' '.join(words[i:i + 4]), 'input': '', 'output': ' '.join(words[i:i + 3 + 2 * i])}) + '\n'
+                            for i in range(6)))
+    tok = load_tokenizer('smollm2-135m')
+
+    def losses(packing: bool) -> list:
+        torch.manual_seed(0)
+        hf = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=1024, n_embd=32, n_layer=2, n_head=4,
+                                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.2))
+        # no dropout, so both ways compute the same numbers; large weights, so that a leak between documents would show
+        pre = Pretrained(HFCausalLM(hf, 'tiny-gpt2'), tok, resolve_style('auto', tok), 'smollm2-135m')
+        # all six rows in every step: one packed row of 1,024 tokens, or six padded rows in two micro-batches
+        batch = dict(sft_batch_size=1, micro_batch_size=1) if packing else dict(sft_batch_size=6, micro_batch_size=3)
+        cfg = SFTConfig(run_name=f'packed-{packing}', output_dir=str(tmp_path), base_model='tiny-gpt2', sft_datasets=[str(data)],
+                        eval_fraction=0.0, sft_lr=1e-3, sft_max_steps=2, max_seq_len=1024, warmup_steps=0, forgetting_monitor=False,
+                        mixed_precision='fp32', device='cpu', packing=packing, check_memory=False, **batch)
+        tr = Trainer(cfg, pre, quiet=True)
+        try:
+            assert tr.model.packing_mode == 'positions'
+            tr.fit()
+            return [(h['train_loss'], h['trained_tokens']) for h in tr.history if 'train_loss' in h]
+        finally: tr.close()
+
+    packed, padded = losses(True), losses(False)
+    assert len(packed) == 2 and [n for _, n in packed] == [n for _, n in padded], (packed, padded)   # the same trained tokens
+    assert [l for l, _ in packed] == pytest.approx([l for l, _ in padded], rel=1e-6), (packed, padded)
