@@ -8,7 +8,9 @@ import hashlib, json
 from pathlib import Path
 import torch, torch.nn as nn
 from .config import ConfigError, SFTConfig
-from .hub import HF_NAMES, CheckpointError, ModelLoadError, rename
+from .hf import HF_NAMES, rename
+from .checkpoints import CheckpointError
+from .model import ModelLoadError
 
 # %% auto #0
 __all__ = ['projection_names', 'target_names', 'lora_config', 'inject_lora', 'lora_param_count', 'nf4_linear',

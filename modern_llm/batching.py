@@ -180,7 +180,7 @@ def tokenizer_name(cfg: SFTConfig) -> str:
     "The tokenizer `cfg` implies: `cfg.tokenizer`, the one a `.pt` base checkpoint records, or the base model itself."
     if cfg.tokenizer: return cfg.tokenizer
     if str(cfg.base_model).endswith('.pt'):
-        from modern_llm.hub import load_checkpoint
+        from modern_llm.checkpoints import load_checkpoint
         return (load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name') or cfg.base_model
     return cfg.base_model
 

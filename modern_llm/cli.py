@@ -110,13 +110,16 @@ def cmd_eval(args) -> int:
     return 0
 
 def _adapter_of(spec) -> dict | None:
-    from modern_llm.hub import resolve_model_spec, load_checkpoint
+    from modern_llm.hub import resolve_model_spec
+    from modern_llm.checkpoints import load_checkpoint
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
 def cmd_export(args) -> int:
     "Write a model as a transformers directory (adapters merged), or an adapter checkpoint as a PEFT adapter directory."
-    from modern_llm.hub import load_pretrained, load_checkpoint, export_hf
+    from modern_llm.hub import load_pretrained
+    from modern_llm.checkpoints import load_checkpoint
+    from modern_llm.hf import export_hf
     if args.quant and args.format != 'gguf': raise ConfigError('--quant applies to --format gguf only')
     adapter = _adapter_of(args.model)
     if args.format == 'adapter':
@@ -173,7 +176,7 @@ def cmd_pipeline(args) -> int:
 
 # %% ../nbs/13_cli.ipynb #c020
 def _user_errors() -> tuple:
-    from modern_llm.hub import ModelLoadError
+    from modern_llm.model import ModelLoadError
     from modern_llm.train import TrainingError
     return ConfigError, DataError, FileNotFoundError, ModelLoadError, TrainingError
 

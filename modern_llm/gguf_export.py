@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from .model import ModernDecoderLM
-from .hub import GGUF_NAMES, CLASSIC_CHAT_TEMPLATE, ModelLoadError, rename
+from .hf import GGUF_NAMES, CLASSIC_CHAT_TEMPLATE, rename
+from .model import ModelLoadError
 from .tokenizer import bos_prefix, resolve_style
 
 # %% auto #0

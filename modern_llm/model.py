@@ -15,8 +15,8 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 __all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
            'rotate_half', 'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans',
            'document_attention', 'document_block_mask', 'flex_document_attention', 'SwiGLU', 'Block', 'KVCache',
-           'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM', 'num_params', 'matmul_params',
-           'flops_per_token', 'document_flops']
+           'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM', 'ModelLoadError', 'native_from_state',
+           'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -303,6 +303,17 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     return LMOutput(out, loss_sum, n)
 
 ModernDecoderLM.forward = _forward
+
+# %% ../nbs/06_model.ipynb #c045n
+class ModelLoadError(ValueError):
+    "A model that cannot be loaded; the message names the path or id and the fix."
+
+def native_from_state(cfg: ModelConfig, state: dict) -> ModernDecoderLM:
+    "A `ModernDecoderLM` holding exactly the tensors of `state` (names as in `ModernDecoderLM.state_dict()`)."
+    with torch.device('meta'): model = ModernDecoderLM(cfg)
+    model.load_state_dict(state, assign=True)
+    model.inv_freq = rope_inv_freq(cfg).to(model.embed.weight.device)  # a buffer, not saved: rebuild it off `meta`
+    return model
 
 # %% ../nbs/06_model.ipynb #c047
 def num_params(model: nn.Module, trainable_only: bool = False) -> int:

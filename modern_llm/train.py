@@ -14,7 +14,8 @@ from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
-from .hub import CheckpointError, Pretrained, save_checkpoint, load_checkpoint, load_pretrained, model_config_dict
+from .checkpoints import CheckpointError, save_checkpoint, load_checkpoint
+from .hub import Pretrained, load_pretrained, model_config_dict
 from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
 from .trackers import Trackers, require_trackers

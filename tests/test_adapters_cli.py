@@ -5,7 +5,8 @@ import pytest, torch
 from transformers import AutoModelForCausalLM
 from modern_llm.adapters import inject_lora, load_adapter_state
 from modern_llm.cli import main
-from modern_llm.hub import load_checkpoint, load_pretrained, save_model
+from modern_llm.checkpoints import load_checkpoint
+from modern_llm.hub import load_pretrained, save_model
 from modern_llm.train import tiny_pretrained
 
 IDS = torch.randint(0, 1000, (2, 24), generator=torch.Generator().manual_seed(0))
@@ -67,7 +68,7 @@ def test_adapter_on_another_base_is_one_clear_line(tmp_path, base, capsys):
     final = train(tmp_path, base_pt, 'lora')
     other = save_model(tiny_pretrained(seed=3).model, tmp_path / 'base.pt', tokenizer={'name': 'smollm2-135m', 'prompt_style': 'chat_template'})
     ck = load_checkpoint(final); ck['adapter']['base']['model'] = str(other)
-    from modern_llm.hub import save_checkpoint
+    from modern_llm.checkpoints import save_checkpoint
     moved = save_checkpoint(tmp_path / 'moved.pt', **{k: v for k, v in ck.items() if k != 'format_version'})
     assert main(['generate', '--model', str(moved), '--prompt', 'hi']) == 2
     err = capsys.readouterr().err.strip()

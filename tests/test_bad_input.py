@@ -9,7 +9,8 @@ import json, os, pickle, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 from modern_llm.cli import main
-from modern_llm.hub import load_checkpoint, save_model
+from modern_llm.checkpoints import load_checkpoint
+from modern_llm.hub import save_model
 from modern_llm.model import ModelConfig, ModernDecoderLM
 from modern_llm.train import tiny_pretrained
 
@@ -135,7 +136,7 @@ CASES = [
     # checkpoints and models
     ('truncated checkpoint', GEN('{cut}'), 2, ['cut.pt: cannot be read; the file is truncated or corrupt', 'Use an earlier checkpoint']),
     ('checkpoint with code (torch.save)', GEN('{code}'), 2, ['code.pt: holds pickled objects that are not plain data (posix.system)', 'refused for safety', 're-save it as plain data']),
-    ('checkpoint with code (pickle)', GEN('{code_pickle}'), 2, ['code_pickle.pt', 'posix.system', 'modern_llm.hub.save_checkpoint(new_path, **ck)']),
+    ('checkpoint with code (pickle)', GEN('{code_pickle}'), 2, ['code_pickle.pt', 'posix.system', 'modern_llm.checkpoints.save_checkpoint(new_path, **ck)']),
     ('not our checkpoint', GEN('{not_ours}'), 2, ["tensor.pt: not a modern_llm checkpoint (no 'format_version')", 'save models with modern_llm.hub.save_model']),
     ('newer checkpoint format', GEN('{newer}'), 2, ['newer.pt: checkpoint format 99 is newer', 'upgrade modern_llm']),
     ('checkpoint without tokenizer', GEN('{no_tok}'), 2, ['no_tok.pt: records no tokenizer', 'pass tokenizer=']),

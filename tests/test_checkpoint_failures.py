@@ -5,7 +5,8 @@ previous checkpoint loadable and no temporary file that breaks `--resume auto`."
 import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from modern_llm.hub import load_checkpoint, save_model
+from modern_llm.checkpoints import load_checkpoint
+from modern_llm.hub import save_model
 from modern_llm.train import tiny_pretrained, checkpoint_bytes
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,8 @@
 import json, subprocess, sys
 from pathlib import Path
 import pytest
-from modern_llm.hub import save_model, load_checkpoint
+from modern_llm.hub import save_model
+from modern_llm.checkpoints import load_checkpoint
 from modern_llm.train import tiny_pretrained
 
 def cli(*args, ok=True):

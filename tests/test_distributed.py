@@ -5,7 +5,8 @@ import json, shutil, socket, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.config import preset, save_config
-from modern_llm.hub import save_model, load_checkpoint
+from modern_llm.hub import save_model
+from modern_llm.checkpoints import load_checkpoint
 from modern_llm.train import tiny_pretrained
 
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run']

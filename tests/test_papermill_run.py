@@ -23,5 +23,5 @@ def test_run_notebook_produces_a_report(tmp_path):
     run = tmp_path / 'runs' / 'pm'
     for f in ('pm-sft_final.pt', 'eval.json', 'samples.md', 'eval_accuracy.png', 'loss_curve.png', 'training.log'): assert (run / f).exists(), f
     assert len(list((run / 'tensorboard').glob('events.out.tfevents.*'))) == 1   # the report_to parameter reached the trainer
-    from modern_llm.hub import load_checkpoint
+    from modern_llm.checkpoints import load_checkpoint
     assert load_checkpoint(run / 'pm-sft_final.pt')['config']['neftune_alpha'] == 5

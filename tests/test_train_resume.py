@@ -4,7 +4,7 @@ import json, os, signal, subprocess, sys, time
 import pytest
 from pathlib import Path
 from modern_llm.config import preset
-from modern_llm.hub import load_checkpoint
+from modern_llm.checkpoints import load_checkpoint
 from modern_llm.train import latest_checkpoint, run_sft, tiny_pretrained, checkpoint_name
 
 STEPS = 24
