@@ -13,6 +13,7 @@ requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 bench_requirements = cfg.get('bench_requirements', '').split()
 trackers_requirements = cfg.get('trackers_requirements', '').split()
+gpu_requirements = cfg.get('gpu_requirements', '').split()
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 lic = licenses[cfg['license']]
@@ -39,7 +40,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={'modern_llm': ['data/*.jsonl', 'data/*.json', 'data/*.txt']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements},
+    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements,
+                    'gpu': gpu_requirements},
     python_requires='>=' + cfg['min_python'],
     zip_safe=False,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

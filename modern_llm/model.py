@@ -367,7 +367,8 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     x = self.embed(input_ids)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
     half = attention_dtype(x) in (torch.bfloat16, torch.float16)
-    path = packed_attention_path(self.packed_attention, x.device, half, self.config.attn_sinks) if doc_ids is not None and cache is None else None
+    packed = doc_ids is not None and cache is None
+    path = packed_attention_path(self.packed_attention, x.device, half, self.config.attn_sinks) if packed else None
     if path == 'spans': mask = DocumentSpans(document_spans(doc_ids))
     elif path == 'flex': mask = document_block_mask(doc_ids)
     elif path == 'varlen': mask = document_runs(doc_ids)
