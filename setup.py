@@ -14,6 +14,7 @@ dev_requirements = cfg.get('dev_requirements', '').split()
 bench_requirements = cfg.get('bench_requirements', '').split()
 trackers_requirements = cfg.get('trackers_requirements', '').split()
 docs_requirements = cfg.get('docs_requirements', '').split()
+gpu_requirements = cfg.get('gpu_requirements', '').split()
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 lic = licenses[cfg['license']]
@@ -41,7 +42,8 @@ setuptools.setup(
     package_data={'modern_llm': ['assets/*.jsonl', 'assets/*.json', 'assets/*.txt']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements,
-                    'docs': docs_requirements},
+                    'docs': docs_requirements,
+                    'gpu': gpu_requirements},
     python_requires='>=' + cfg['min_python'],
     zip_safe=False,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

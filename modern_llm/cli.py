@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, json, sys
 from pathlib import Path
 from .config import ConfigError, PRESETS, load_config, save_config
+from .config import CHOICES
 from .data import DataError
 
 # %% auto #0
@@ -21,6 +22,7 @@ OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft
              'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing',
              'report_to': 'report_to', 'neftune_alpha': 'neftune_alpha'}
 OVERRIDES.update(train_on='train_on', columns='columns')
+OVERRIDES.update(packed_attention='packed_attention', compile='compile')
 
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
@@ -41,6 +43,8 @@ def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--gradient-checkpointing', action='store_const', const=True, help='recompute activations in the backward pass')
     p.add_argument('--report-to', action='append', help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
     p.add_argument('--neftune-alpha', type=float, help='NEFTune: noise on the input embeddings in training (e.g. 5)')
+    p.add_argument('--packed-attention', choices=CHOICES['packed_attention'], help='attention kernel for packed rows (default: auto, the fastest measured on the device)')
+    p.add_argument('--compile', choices=CHOICES['compile'], help='torch.compile each decoder block (default: auto, only where measured faster)')
 
 # %% ../nbs/13_cli.ipynb #c007
 def config_from_args(args):

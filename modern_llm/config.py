@@ -50,6 +50,8 @@ class SFTConfig:
     mixed_precision: str = 'auto'         # 'auto': bf16 where the device computes it natively, else fp32
     device: str = 'auto'                  # 'auto': cuda when available, else cpu
     gradient_checkpointing: bool = False
+    packed_attention: str = 'auto'        # native model's kernel for packed rows: 'auto' is the fastest measured per device
+    compile: str = 'auto'                 # torch.compile each decoder block; 'auto': only where it was measured faster
     finetune: str = 'full'                # 'lora': low-rank adapters on a frozen base; 'qlora': the same on a 4-bit NF4 base
     lora_r: int = 16                      # rank of each adapter
     lora_alpha: float = 32                # the update is scaled by lora_alpha / lora_r
@@ -86,6 +88,8 @@ class SFTConfig:
 CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
                mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
 CHOICES['train_on'] = ('all_assistant', 'last_assistant')
+CHOICES['packed_attention'] = ('auto', 'spans', 'flex', 'varlen', 'mask')   # the model's PACKED_ATTENTION
+CHOICES['compile'] = ('auto', 'on', 'off')
 TRACKERS = ('tensorboard', 'wandb', 'trackio')
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),

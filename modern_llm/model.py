@@ -4,19 +4,22 @@
 
 # %% ../nbs/06_model.ipynb #c003
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, functools, math
 from dataclasses import dataclass, asdict
 from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+from torch.nn.attention.varlen import varlen_attn
 
 # %% auto #0
-__all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
-           'rotate_half', 'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention', 'document_spans',
-           'document_attention', 'document_block_mask', 'flex_document_attention', 'SwiGLU', 'Block', 'KVCache',
-           'LMOutput', 'default_positions', 'shifted_loss', 'ModernDecoderLM', 'ModelLoadError', 'native_from_state',
-           'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
+__all__ = ['ROPE_TYPES', 'PACKED_ATTENTION', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm',
+           'rope_inv_freq', 'rotate_half', 'apply_rope', 'attention_mask_4d', 'sdpa_with_sinks', 'Attention',
+           'document_spans', 'DocumentSpans', 'document_attention', 'document_block_mask', 'attention_dtype',
+           'flex_document_attention', 'DocumentRuns', 'document_runs', 'varlen_document_attention',
+           'packed_attention_path', 'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'trained_positions',
+           'shifted_loss', 'liger_cross_entropy', 'fused_shifted_loss', 'ModernDecoderLM', 'ModelLoadError',
+           'native_from_state', 'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -134,14 +137,15 @@ class Attention(nn.Module):
         self.sinks = nn.Parameter(torch.zeros(c.n_heads)) if c.attn_sinks else None
 
     def forward(self, x, cos, sin, mask, cache=None):
-        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, a list of `document_spans`, or a `document_block_mask`."
+        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, `DocumentSpans`, a `document_block_mask`, or `DocumentRuns`."
         B, T, _ = x.shape
         q = apply_rope(self.q(x).view(B, T, self.h, self.hd).transpose(1, 2), cos, sin)
         k = apply_rope(self.k(x).view(B, T, self.kv, self.hd).transpose(1, 2), cos, sin)
         v = self.v(x).view(B, T, self.kv, self.hd).transpose(1, 2)
         if cache is not None: k, v = cache.update(self.layer, k, v)
-        if isinstance(mask, list): y = document_attention(q, k, v, mask, self.sinks)
+        if isinstance(mask, DocumentSpans): y = document_attention(q, k, v, mask, self.sinks)
         elif isinstance(mask, BlockMask): y = flex_document_attention(q, k, v, mask, self.sinks)
+        elif isinstance(mask, DocumentRuns): y = varlen_document_attention(q, k, v, mask, self.sinks)
         elif self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
         else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1, enable_gqa=True)
         return self.o(y.transpose(1, 2).reshape(B, T, self.h * self.hd))
@@ -158,6 +162,12 @@ def document_spans(doc_ids) -> list:
                 start = i
     return spans
 
+class DocumentSpans:
+    "The `document_spans` of a batch as one opaque object, so that a compiled block neither inspects nor specializes on them."
+    def __init__(self, spans: list): self.spans = spans
+    def __iter__(self): return iter(self.spans)
+
+@torch.compiler.disable
 def document_attention(q, k, v, spans, sinks=None):
     "Causal attention within each `(row, start, end)` span; positions outside every span (padding) get zeros."
     y = q.new_zeros(q.shape)
@@ -176,12 +186,62 @@ def document_block_mask(doc_ids) -> BlockMask:
     B, T = doc_ids.shape
     return create_block_mask(document_causal, B, None, T, T, device=doc_ids.device)
 
+def attention_dtype(t: torch.Tensor) -> torch.dtype:
+    "The dtype attention runs in: autocast's where autocast is on (SDPA casts itself the same way), else `t`'s own."
+    device = t.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else t.dtype
+
 def flex_document_attention(q, k, v, block_mask: BlockMask, sinks=None):
     "Attention under `block_mask` with compiled FlexAttention (compiled once per process, on first use)."
     global _compiled_flex
     if sinks is not None: raise ValueError("packed_attention='flex' does not support attention sinks; use 'spans' or 'mask'")
     if _compiled_flex is None: _compiled_flex = torch.compile(flex_attention, dynamic=False)
-    return _compiled_flex(q, k, v, block_mask=block_mask, enable_gqa=True)
+    # under autocast, RoPE's FP32 cos/sin have promoted q and k back to FP32; FlexAttention is not on autocast's list
+    dtype = attention_dtype(q)
+    return _compiled_flex(q.to(dtype), k.to(dtype), v.to(dtype), block_mask=block_mask, enable_gqa=True)
+
+# %% ../nbs/06_model.ipynb #c023i
+class DocumentRuns(NamedTuple):
+    "Packed rows laid end to end for `varlen_attn`: where each run of one document (or of padding) starts, and the longest run."
+    cu_seqlens: torch.Tensor   # int32 [runs + 1]: the start of every run, then the total token count
+    max_len: int
+
+def document_runs(doc_ids) -> DocumentRuns:
+    "The runs of equal `doc_ids` [B, T] in the flattened [B * T] tokens (one sync with the device, for `max_len`)."
+    B, T = doc_ids.shape
+    flat = doc_ids.flatten()
+    starts = F.pad(flat[1:] != flat[:-1], (1, 0), value=True)
+    starts[::T] = True
+    cu = F.pad(starts.nonzero().flatten(), (0, 1), value=B * T).to(torch.int32)
+    return DocumentRuns(cu, int((cu[1:] - cu[:-1]).max()))
+
+# %% ../nbs/06_model.ipynb #c023l
+def varlen_document_attention(q, k, v, runs: DocumentRuns, sinks=None):
+    "Causal attention within each run of `runs`, by flash attention's variable-length kernel (CUDA, BF16/FP16)."
+    if sinks is not None: raise ValueError("packed_attention='varlen' does not support attention sinks; use 'spans' or 'mask'")
+    if q.device.type != 'cuda':
+        raise RuntimeError(f"packed_attention='varlen' needs a CUDA device (flash attention), not {q.device.type}; use 'spans' or 'auto'")
+    dtype = attention_dtype(q)
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"packed_attention='varlen' computes in bf16 or fp16 (flash attention), not {dtype}; use "
+                         f"mixed_precision='bf16', or packed_attention='flex' or 'auto' in FP32")
+    B, H, T, D = q.shape
+    def laid_out(t): return t.transpose(1, 2).reshape(B * T, t.shape[1], D).to(dtype)   # [tokens, heads, head_dim]
+    y = varlen_attn(laid_out(q), laid_out(k), laid_out(v), runs.cu_seqlens, runs.cu_seqlens, runs.max_len, runs.max_len,
+                    window_size=(-1, 0), enable_gqa=True)
+    return y.view(B, T, H, D).transpose(1, 2)
+
+# %% ../nbs/06_model.ipynb #c023q
+PACKED_ATTENTION = ('auto', 'spans', 'flex', 'varlen', 'mask')
+
+def packed_attention_path(choice: str, device: torch.device, half: bool, sinks: bool = False) -> str:
+    "The kernel `choice` means for packed rows on `device` when attention computes in BF16/FP16 (`half`) or not, with or without sinks."
+    if choice not in PACKED_ATTENTION: raise ValueError(f"packed_attention must be one of {', '.join(PACKED_ATTENTION)}; got {choice!r}")
+    if choice != 'auto': return choice
+    if device.type != 'cuda': return 'spans'
+    if sinks: return 'mask'
+    flash = torch.backends.cuda.is_flash_attention_available() and torch.cuda.get_device_capability(device) >= (8, 0)
+    return 'varlen' if half and flash else 'flex'
 
 # %% ../nbs/06_model.ipynb #c025
 class SwiGLU(nn.Module):
@@ -230,17 +290,35 @@ def default_positions(attention_mask, T: int, S: int, device=None):
 # %% ../nbs/06_model.ipynb #c030
 LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
 
+def trained_positions(hidden, labels) -> tuple:
+    "(hidden states, next tokens) of the positions whose next token is trained (label != -100), and their count."
+    targets = labels[:, 1:]
+    keep = targets != -100
+    return hidden[:, :-1][keep], targets[keep], keep.sum()
+
 def _token_loss(head, h, targets): return F.cross_entropy(head(h).float(), targets, reduction='sum')
 
 def shifted_loss(hidden, labels, head, chunk: int = LOSS_CHUNK) -> tuple:
-    "Summed cross-entropy of next-token prediction and the trained-token count, scoring only positions whose label != -100."
-    targets = labels[:, 1:]
-    keep = targets != -100
-    h, t = hidden[:, :-1][keep], targets[keep]
-    if len(t) <= chunk: return _token_loss(head, h, t), keep.sum()
+    "Summed cross-entropy of next-token prediction and the trained-token count, scoring only the trained positions."
+    h, t, n = trained_positions(hidden, labels)
+    if len(t) <= chunk: return _token_loss(head, h, t), n
     # each chunk's logits are recomputed in the backward pass, so only one chunk's exist at any time
     losses = [checkpoint(_token_loss, head, h[i:i + chunk], t[i:i + chunk], use_reentrant=False) for i in range(0, len(t), chunk)]
-    return torch.stack(losses).sum(), keep.sum()
+    return torch.stack(losses).sum(), n
+
+# %% ../nbs/06_model.ipynb #c030f
+@functools.cache
+def liger_cross_entropy():
+    "Liger's fused linear cross-entropy (the optional `[gpu]` extra), or None where it is not installed."
+    try: from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy
+    except ImportError: return None
+    return liger_fused_linear_cross_entropy
+
+def fused_shifted_loss(hidden, labels, weight) -> tuple:
+    "`shifted_loss` by Liger's fused head and cross-entropy (CUDA), with the head's `weight` [vocab, d_model]."
+    h, t, n = trained_positions(hidden, labels)
+    if not len(t): return _token_loss(lambda x: F.linear(x, weight), h, t), n   # nothing trained: a zero that has a gradient
+    return liger_cross_entropy()(h, weight, t, reduction='sum'), n
 
 # %% ../nbs/06_model.ipynb #c031
 class ModernDecoderLM(nn.Module):
@@ -255,10 +333,9 @@ class ModernDecoderLM(nn.Module):
         self.lm_head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.register_buffer('inv_freq', rope_inv_freq(c), persistent=False)
         self.gradient_checkpointing = False
-        # packed rows: 'spans' runs attention per document, 'flex' uses FlexAttention's block mask, 'mask' masks the whole row;
-        # 'auto' is spans on CPU only
-        self.packed_attention = 'auto'
+        self.packed_attention = 'auto'   # the kernel for packed rows: one of PACKED_ATTENTION (`packed_attention_path`)
         self.loss_chunk = LOSS_CHUNK   # trained positions per cross-entropy chunk (`shifted_loss`)
+        self.fused_loss = True         # Liger's fused head and loss on CUDA, where the [gpu] extra is installed
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -270,7 +347,9 @@ class ModernDecoderLM(nn.Module):
 
     @property
     def vocab_size(self) -> int: return self.config.vocab_size
-    def head(self, h): return F.linear(h, self.embed.weight if self.lm_head is None else self.lm_head.weight)
+    @property
+    def head_weight(self): return self.embed.weight if self.lm_head is None else self.lm_head.weight
+    def head(self, h): return F.linear(h, self.head_weight)
     def new_cache(self, batch_size: int, max_len: int) -> KVCache:
         p = self.embed.weight
         return KVCache(self.config, batch_size, max_len, p.dtype, p.device)
@@ -287,9 +366,12 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     emb = torch.cat([freqs, freqs], -1)[:, None]               # [B, 1, T, head_dim]
     x = self.embed(input_ids)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
-    per_doc = self.packed_attention == 'spans' or (self.packed_attention == 'auto' and input_ids.device.type == 'cpu')
-    if doc_ids is not None and cache is None and self.packed_attention == 'flex': mask = document_block_mask(doc_ids)
-    elif doc_ids is not None and cache is None and per_doc: mask = document_spans(doc_ids)
+    half = attention_dtype(x) in (torch.bfloat16, torch.float16)
+    packed = doc_ids is not None and cache is None
+    path = packed_attention_path(self.packed_attention, x.device, half, self.config.attn_sinks) if packed else None
+    if path == 'spans': mask = DocumentSpans(document_spans(doc_ids))
+    elif path == 'flex': mask = document_block_mask(doc_ids)
+    elif path == 'varlen': mask = document_runs(doc_ids)
     else: mask = attention_mask_4d(T, S, attention_mask, doc_ids, input_ids.device)
     for layer in self.layers:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
@@ -297,7 +379,9 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
         else: x = layer(x, cos, sin, mask, cache)
     if cache is not None: cache.length = S
     x = self.norm(x)
-    loss_sum, n = shifted_loss(x, labels, self.head, self.loss_chunk) if labels is not None else (None, None)
+    if labels is None: loss_sum, n = None, None
+    elif self.fused_loss and x.is_cuda and liger_cross_entropy(): loss_sum, n = fused_shifted_loss(x, labels, self.head_weight)
+    else: loss_sum, n = shifted_loss(x, labels, self.head, self.loss_chunk)
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
     out = {'all': lambda: self.head(x), 'last': lambda: self.head(x[:, -1:]), 'none': lambda: None}[logits]()
     return LMOutput(out, loss_sum, n)
