@@ -9,7 +9,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .model import (ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, attention_mask_4d,
-                              default_positions, native_from_state)
+                              default_positions, native_from_state, training_flops)
 from .tokenizer import resolve_style
 
 # %% auto #0
@@ -158,12 +158,12 @@ class HFCausalLM(nn.Module):
         lookups = {id(m.weight) for m in self.hf.modules() if isinstance(m, nn.Embedding)}
         head = self.hf.get_output_embeddings().weight
         return sum(p.numel() for p in self.hf.parameters() if p.dim() == 2 and id(p) not in lookups) + head.numel() * (id(head) in lookups)
-    def flops_per_token(self, seq_len: int) -> int:
-        "Training FLOPs per token at `seq_len`, as for the native model: 6 per matmul parameter, plus attention where the config gives its shape."
+    def document_flops(self, doc_lengths) -> int:
+        "Training FLOPs of documents of `doc_lengths` tokens, counted as for the native model; attention where the config gives its shape."
         c = self.config
         heads, layers = getattr(c, 'num_attention_heads', None), getattr(c, 'num_hidden_layers', None)
-        if not (heads and layers): return 6 * self.matmul_params
-        return 6 * self.matmul_params + 12 * layers * heads * (getattr(c, 'head_dim', None) or c.hidden_size // heads) * seq_len
+        width = layers * heads * (getattr(c, 'head_dim', None) or c.hidden_size // heads) if heads and layers else 0
+        return training_flops(self.matmul_params, width, doc_lengths)
     def new_cache(self, batch_size: int, max_len: int):
         from transformers import DynamicCache
         return DynamicCache(config=self.config)

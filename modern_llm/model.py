@@ -11,6 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 from torch.nn.attention.varlen import varlen_attn
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ROPE_TYPES', 'PACKED_ATTENTION', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm',
@@ -19,7 +20,7 @@ __all__ = ['ROPE_TYPES', 'PACKED_ATTENTION', 'LOSS_CHUNK', 'ModelConfigError', '
            'flex_document_attention', 'DocumentRuns', 'document_runs', 'varlen_document_attention',
            'packed_attention_path', 'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions', 'trained_positions',
            'shifted_loss', 'liger_cross_entropy', 'fused_shifted_loss', 'ModernDecoderLM', 'ModelLoadError',
-           'native_from_state', 'num_params', 'matmul_params', 'flops_per_token', 'document_flops']
+           'native_from_state', 'num_params', 'matmul_params', 'training_flops', 'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
 class ModelConfigError(ValueError):
@@ -353,9 +354,13 @@ class ModernDecoderLM(nn.Module):
     def new_cache(self, batch_size: int, max_len: int) -> KVCache:
         p = self.embed.weight
         return KVCache(self.config, batch_size, max_len, p.dtype, p.device)
+    def document_flops(self, doc_lengths) -> int:
+        "Training FLOPs of documents of `doc_lengths` tokens (`document_flops` below; the wrapper of other models counts its own)."
+        return document_flops(self.config, doc_lengths)
 
 # %% ../nbs/06_model.ipynb #c033
-def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
+@patch
+def forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
              lengths=None, cache: KVCache | None = None, logits: str = 'auto') -> LMOutput:
     "Logits and/or the summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
     B, T = input_ids.shape
@@ -386,8 +391,6 @@ def _forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids
     out = {'all': lambda: self.head(x), 'last': lambda: self.head(x[:, -1:]), 'none': lambda: None}[logits]()
     return LMOutput(out, loss_sum, n)
 
-ModernDecoderLM.forward = _forward
-
 # %% ../nbs/06_model.ipynb #c045n
 class ModelLoadError(ValueError):
     "A model that cannot be loaded; the message names the path or id and the fix."
@@ -409,15 +412,10 @@ def matmul_params(c: ModelConfig) -> int:
     attn = c.d_model * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.d_model
     return c.n_layers * (attn + 3 * c.d_model * c.d_ff) + c.vocab_size * c.d_model
 
-def flops_per_token(c: ModelConfig, seq_len: int) -> int:
-    "Training FLOPs (forward + backward) per token at sequence length `seq_len`."
-    return 6 * matmul_params(c) + 12 * c.n_layers * c.n_heads * c.head_dim * seq_len
-
-def _flops_per_token(self: ModernDecoderLM, seq_len: int) -> int:
-    "Training FLOPs per token at `seq_len`: `flops_per_token` of the model's config (the wrapper for other models has its own)."
-    return flops_per_token(self.config, seq_len)
-ModernDecoderLM.flops_per_token = _flops_per_token
+def training_flops(matmul_params: int, attention_width: int, doc_lengths) -> int:
+    "Training FLOPs (forward + backward) of documents of `doc_lengths` tokens, each attending only to itself; `attention_width` is layers × heads × head_dim."
+    return sum(int(n) * (6 * matmul_params + 12 * attention_width * int(n)) for n in doc_lengths)
 
 def document_flops(c: ModelConfig, doc_lengths) -> int:
-    "Training FLOPs of documents of `doc_lengths` tokens, each attending only to itself."
-    return sum(int(n) * flops_per_token(c, int(n)) for n in doc_lengths)
+    "`training_flops` of a native model with config `c`."
+    return training_flops(matmul_params(c), c.n_layers * c.n_heads * c.head_dim, doc_lengths)

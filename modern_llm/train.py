@@ -98,8 +98,8 @@ def document_lengths(batch: dict) -> list:
     return batch['attention_mask'].sum(1).tolist()
 
 def model_flops(model, micro_batches) -> int:
-    "Useful training FLOPs of `micro_batches`: each document at its own length (`model.flops_per_token`), no padding."
-    return sum(n * model.flops_per_token(n) for b in micro_batches for n in document_lengths(b))
+    "Useful training FLOPs of `micro_batches`: each document at its own length (`model.document_flops`), no padding."
+    return sum(model.document_flops(document_lengths(b)) for b in micro_batches)
 
 def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
