@@ -11,6 +11,7 @@ from fastcore.basics import patch
 from .model import (ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, attention_mask_4d,
                               default_positions, native_from_state, training_flops)
 from .tokenizer import resolve_style
+from .masking import IGNORE
 
 # %% auto #0
 __all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'rename', 'NotNative', 'config_from_hf', 'hf_config', 'load_hf_dir',
@@ -212,7 +213,7 @@ def forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=None,
         attention_mask = attention_mask_4d(T, T, attention_mask, doc_ids, input_ids.device) if mode == 'mask' else None
         flat = mode == 'positions' and self.config._attn_implementation.startswith('flash')
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
-    keep = F.pad(labels[:, 1:] != -100, (0, 1)) if labels is not None else None   # positions whose next token is trained
+    keep = F.pad(labels[:, 1:] != IGNORE, (0, 1)) if labels is not None else None   # positions whose next token is trained
     sliced = keep is not None and logits == 'none' and self.scores_trained_only
     extra = {**({self.cache_argument: cache} if cache is not None else {}),
              **({'logits_to_keep': keep.reshape(1, -1) if flat else keep} if sliced else {})}

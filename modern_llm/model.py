@@ -11,6 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 from torch.nn.attention.varlen import varlen_attn
+from .masking import IGNORE
 from fastcore.basics import patch
 
 # %% auto #0
@@ -292,9 +293,9 @@ def default_positions(attention_mask, T: int, S: int, device=None):
 LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
 
 def trained_positions(hidden, labels) -> tuple:
-    "(hidden states, next tokens) of the positions whose next token is trained (label != -100), and their count."
+    "(hidden states, next tokens) of the positions whose next token is trained (label != IGNORE), and their count."
     targets = labels[:, 1:]
-    keep = targets != -100
+    keep = targets != IGNORE
     return hidden[:, :-1][keep], targets[keep], keep.sum()
 
 def _token_loss(head, h, targets): return F.cross_entropy(head(h).float(), targets, reduction='sum')
