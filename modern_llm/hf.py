@@ -108,6 +108,8 @@ def _slices_by_mask() -> bool:
         return slice_logits_to_keep(torch.zeros(1, 2, 1), torch.tensor([[True, False]])).shape == (1, 1)
     except Exception: return False
 
+
+# %% ../nbs/07a_hf.ipynb #h029c
 class HFCausalLM(nn.Module):
     "A transformers causal LM with the native interface (`forward` -> `LMOutput`, `new_cache`)."
     def __init__(self, hf_model, source: str = ''):
