@@ -67,6 +67,8 @@ class SFTConfig:
     resume_from: str | None = None
     report_to: list = field(default_factory=list)   # experiment trackers: 'tensorboard', 'wandb', 'trackio'
     neftune_alpha: float | None = None    # NEFTune: noise on the input embeddings in training (5 is the paper's usual value)
+    distributed: str = 'ddp'              # under torchrun: 'ddp' replicates the model; 'fsdp' shards it (FSDP2), one block at a time
+    fsdp_cpu_offload: bool = False        # fsdp: keep parameters, gradients and optimizer state in CPU memory
 
     def __post_init__(self): validate(self)
 
@@ -86,6 +88,7 @@ class SFTConfig:
 CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
                mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
 CHOICES['train_on'] = ('all_assistant', 'last_assistant')
+CHOICES['distributed'] = ('ddp', 'fsdp')
 TRACKERS = ('tensorboard', 'wandb', 'trackio')
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
@@ -120,6 +123,14 @@ def _check_unique_sources(specs: list):
             raise ConfigError(f"config key 'sft_datasets' names '{n}' twice ({specs[names.index(n)]!r} and {specs[i]!r}, e.g. two "
                               f"--dataset flags); give each source once, with NAME:N to take N of its rows")
 
+def _check_fsdp(cfg):
+    "FSDP2 splits each parameter into even pieces; bitsandbytes' packed 4-bit weights and their scales cannot be split that way."
+    if cfg.distributed == 'fsdp' and cfg.finetune == 'qlora':
+        raise ConfigError("config key 'distributed': fsdp cannot shard QLoRA's 4-bit base (bitsandbytes Params4bit); "
+                          "use distributed='ddp' for QLoRA, or finetune='lora' under fsdp")
+    if cfg.fsdp_cpu_offload and cfg.distributed != 'fsdp':
+        raise ConfigError("config key 'fsdp_cpu_offload' needs distributed='fsdp'; set both, or drop fsdp_cpu_offload")
+
 def validate(cfg: SFTConfig) -> SFTConfig:
     "Raise `ConfigError` naming the first bad key and what it allows; normalise `betas` to a tuple."
     for f in dataclasses.fields(cfg): _check_type(cfg, f)
@@ -144,6 +155,7 @@ def validate(cfg: SFTConfig) -> SFTConfig:
     for t in cfg.report_to:
         if t not in TRACKERS: raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
     _check_unique_sources(cfg.sft_datasets)
+    _check_fsdp(cfg)
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018
