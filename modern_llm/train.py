@@ -394,7 +394,8 @@ def step_checkpoints(cfg: SFTConfig) -> list:
     "(step, path) of the run's step checkpoints, `<run_name>-sft_step{N}.pt` files and sharded `<run_name>-sft_step{N}/` directories, oldest first."
     prefix, found = f'{cfg.run_name}-sft_step', []
     for p in cfg.run_dir.glob(f'{prefix}*'):
-        n = p.name[len(prefix):].removesuffix('.pt') if p.suffix == '.pt' else p.name[len(prefix):] if p.is_dir() else ''
+        n = p.name[len(prefix):]
+        n = n.removesuffix('.pt') if p.is_file() and p.suffix == '.pt' else n if p.is_dir() else ''
         if n.isdigit(): found.append((int(n), p))
     return sorted(found)
 
