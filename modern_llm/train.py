@@ -208,11 +208,11 @@ def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pret
     return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
 
 # %% ../nbs/09_train.ipynb #c015
-def _lockstep(batches, model, dist: Dist) -> tuple:
+def _lockstep(batches, model, device) -> tuple:
     "(batches, how many count): under fsdp every forward pass gathers weights from all processes, so a process with fewer batches than another runs extra passes (on a fully masked row) whose losses are left out."
     batches = list(batches)
     if not is_sharded(model): return batches, len(batches)
-    most = torch.tensor(len(batches)); torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
+    most = torch.tensor(len(batches), device=device); torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
     masked = {'input_ids': torch.zeros(1, 8, dtype=torch.long), 'attention_mask': torch.ones(1, 8, dtype=torch.long),
               'labels': torch.full((1, 8), IGNORE)}
     return batches + [masked] * (int(most) - len(batches)), len(batches)
@@ -223,7 +223,7 @@ def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -
     was_training = model.training
     model.eval()
     total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-    batches, counted = _lockstep(batches, model, dist)
+    batches, counted = _lockstep(batches, model, device)
     for b in batches[:counted]:
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(**to_device(b, device))
