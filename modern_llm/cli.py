@@ -23,6 +23,7 @@ OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft
              'report_to': 'report_to', 'neftune_alpha': 'neftune_alpha'}
 OVERRIDES.update(train_on='train_on', columns='columns')
 OVERRIDES.update(packed_attention='packed_attention', compile='compile')
+OVERRIDES.update(distributed='distributed', fsdp_cpu_offload='fsdp_cpu_offload')
 
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
@@ -42,6 +43,8 @@ def _config_args(p: argparse.ArgumentParser):
     p.add_argument('--dora', action='store_const', const=True, help='DoRA: learn a magnitude per output feature as well')
     p.add_argument('--gradient-checkpointing', action='store_const', const=True, help='recompute activations in the backward pass')
     p.add_argument('--report-to', action='append', help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
+    p.add_argument('--distributed', choices=('ddp', 'fsdp'), help='under torchrun: replicate the model (ddp, default) or shard it (fsdp: FSDP2)')
+    p.add_argument('--fsdp-cpu-offload', action='store_const', const=True, help='fsdp: keep parameters, gradients and optimizer state in CPU memory')
     p.add_argument('--neftune-alpha', type=float, help='NEFTune: noise on the input embeddings in training (e.g. 5)')
     p.add_argument('--packed-attention', choices=CHOICES['packed_attention'], help='attention kernel for packed rows (default: auto, the fastest measured on the device)')
     p.add_argument('--compile', choices=CHOICES['compile'], help='torch.compile each decoder block (default: auto, only where measured faster)')
@@ -151,10 +154,11 @@ def cmd_plan(args) -> int:
     if shape is None: raise ConfigError(f"the shape of '{cfg.base_model}' cannot be read offline; pass --shape with one of {', '.join(SHAPES)}")
     device = pick_device(cfg)
     bf16, available = autocast_dtype(cfg, device) is not None, args.memory_gb * 1e9 if args.memory_gb else None
-    plan = memory_plan(cfg, shape, device, bf16, available)
+    plan = memory_plan(cfg, shape, device, bf16, available, world=args.nproc)
     print(format_plan(plan, f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, {cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
-                            f"{'bf16 autocast' if bf16 else 'fp32'}{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"))
-    fix = None if plan.fits else cheapest_fit(cfg, shape, device, bf16, available)
+                            f"{'bf16 autocast' if bf16 else 'fp32'}{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"
+                            f"{f', {cfg.distributed} over {args.nproc} processes' if args.nproc > 1 else ''}"))
+    fix = None if plan.fits else cheapest_fit(cfg, shape, device, bf16, available, world=args.nproc)
     if fix: print(f'cheapest change that fits: {fix[0]} ({fix[1].total / 1e9:.1f} GB)')
     return 0
 
@@ -199,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
         if name == 'plan':
             s.add_argument('--shape', help='plan for a named model shape instead of the base model')
             s.add_argument('--memory-gb', type=float, help="plan for a device with this much memory instead of this one's")
+            s.add_argument('--nproc', type=int, default=1, help='plan for each of this many torchrun processes (fsdp shares the model among them)')
         if name == 'pipeline':
             s.add_argument('--stage', default='sft', choices=('all',) + STAGES); s.add_argument('--force', action='store_true')
     g = sub.add_parser('generate', help='answer an instruction with a model'); g.set_defaults(func=cmd_generate)

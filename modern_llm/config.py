@@ -69,6 +69,8 @@ class SFTConfig:
     resume_from: str | None = None
     report_to: list = field(default_factory=list)   # experiment trackers: 'tensorboard', 'wandb', 'trackio'
     neftune_alpha: float | None = None    # NEFTune: noise on the input embeddings in training (5 is the paper's usual value)
+    distributed: str = 'ddp'              # under torchrun: 'ddp' replicates the model; 'fsdp' shards it (FSDP2), one block at a time
+    fsdp_cpu_offload: bool = False        # fsdp: keep parameters, gradients and optimizer state in CPU memory
 
     def __post_init__(self): validate(self)
 
@@ -90,6 +92,7 @@ CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('c
 CHOICES['train_on'] = ('all_assistant', 'last_assistant')
 CHOICES['packed_attention'] = ('auto', 'spans', 'flex', 'varlen', 'mask')   # the model's PACKED_ATTENTION
 CHOICES['compile'] = ('auto', 'on', 'off')
+CHOICES['distributed'] = ('ddp', 'fsdp')
 TRACKERS = ('tensorboard', 'wandb', 'trackio')
 # (low, high, low inclusive?): the ranges numeric settings must fall in
 RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
@@ -124,6 +127,14 @@ def _check_unique_sources(specs: list):
             raise ConfigError(f"config key 'sft_datasets' names '{n}' twice ({specs[names.index(n)]!r} and {specs[i]!r}, e.g. two "
                               f"--dataset flags); give each source once, with NAME:N to take N of its rows")
 
+def _check_fsdp(cfg):
+    "FSDP2 splits each parameter into even pieces; bitsandbytes' packed 4-bit weights and their scales cannot be split that way."
+    if cfg.distributed == 'fsdp' and cfg.finetune == 'qlora':
+        raise ConfigError("config key 'distributed': fsdp cannot shard QLoRA's 4-bit base (bitsandbytes Params4bit); "
+                          "use distributed='ddp' for QLoRA, or finetune='lora' under fsdp")
+    if cfg.fsdp_cpu_offload and cfg.distributed != 'fsdp':
+        raise ConfigError("config key 'fsdp_cpu_offload' needs distributed='fsdp'; set both, or drop fsdp_cpu_offload")
+
 def validate(cfg: SFTConfig) -> SFTConfig:
     "Raise `ConfigError` naming the first bad key and what it allows; normalise `betas` to a tuple."
     for f in dataclasses.fields(cfg): _check_type(cfg, f)
@@ -148,6 +159,7 @@ def validate(cfg: SFTConfig) -> SFTConfig:
     for t in cfg.report_to:
         if t not in TRACKERS: raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
     _check_unique_sources(cfg.sft_datasets)
+    _check_fsdp(cfg)
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018

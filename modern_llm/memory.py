@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from .config import ConfigError, SFTConfig, to_dict
+from .masking import IGNORE
 from .model import LOSS_CHUNK, ModelConfig, ModernDecoderLM
 
 # %% auto #0
 __all__ = ['LAYER_ACTIVATIONS', 'CHECKPOINTED_LAYER', 'BF16_ACTIVATIONS', 'SHAPES', 'NF4_BYTES', 'CPU_RUNTIME_BYTES',
-           'CPU_ALLOCATOR_OVERHEAD', 'saved_activation_bytes', 'packed_batch', 'layer_activation_bytes',
-           'projection_params', 'other_params', 'lora_params', 'MemoryPlan', 'memory_plan', 'available_memory',
-           'format_plan', 'cheapest_fit', 'MemoryPlanError', 'check_memory', 'hf_shape', 'shape_of', 'model_shape',
-           'measure_training_peak']
+           'CPU_ALLOCATOR_OVERHEAD', 'SHARDED_PARTS', 'saved_activation_bytes', 'packed_batch',
+           'layer_activation_bytes', 'projection_params', 'other_params', 'lora_params', 'shard_parts', 'MemoryPlan',
+           'memory_plan', 'available_memory', 'format_plan', 'cheapest_fit', 'MemoryPlanError', 'check_memory',
+           'hf_shape', 'shape_of', 'model_shape', 'measure_training_peak']
 
 # %% ../nbs/08b_memory.ipynb #c006
 def saved_activation_bytes(model: nn.Module, **batch) -> int:
@@ -38,7 +39,7 @@ def packed_batch(vocab_size: int, tokens: int, seed: int = 0) -> dict:
     "One row of two packed documents of `tokens // 2` each, the first half of each untrained."
     g = torch.Generator().manual_seed(seed)
     ids, half = torch.randint(0, vocab_size, (1, tokens), generator=g), tokens // 2
-    labels = ids.clone(); labels[:, :half // 2] = -100; labels[:, half:half + half // 2] = -100
+    labels = ids.clone(); labels[:, :half // 2] = IGNORE; labels[:, half:half + half // 2] = IGNORE
     return dict(input_ids=ids, labels=labels, doc_ids=(torch.arange(tokens) >= half).long()[None],
                 position_ids=torch.cat([torch.arange(half), torch.arange(tokens - half)])[None])
 
@@ -88,19 +89,32 @@ CPU_RUNTIME_BYTES = 0.6e9   # RSS of the training process before the model and d
 # SmolLM2-135M (2 x 4 x 256 tokens, FP32: full 4.91 GB, LoRA 5.83 GB, QLoRA 6.43 GB); none with lean_cpu_memory (09_train)
 CPU_ALLOCATOR_OVERHEAD = {'full': 0.2, 'lora': 1.0, 'qlora': 1.4}
 
+SHARDED_PARTS = ('weights', 'gradients', 'optimizer state')
+
+def shard_parts(parts: dict, cfg: SFTConfig, c: ModelConfig, device, world: int, proj_bytes: float = 4) -> tuple:
+    "(parts, offloaded bytes) of one process: under fsdp each of `world` keeps 1/world of the weights, gradients and optimizer state, and gathers the root (embeddings, norms) and two blocks (one prefetched) at a time."
+    if cfg.distributed != 'fsdp' or world == 1: return parts, 0.0
+    parts = {**parts, **{k: parts[k] / world for k in SHARDED_PARTS}}
+    block = projection_params(c) / c.n_layers * proj_bytes + 2 * c.d_model * 4
+    parts['gathered (fsdp)'] = 2 * block + other_params(c) * 4
+    if not cfg.fsdp_cpu_offload or torch.device(device).type == 'cpu': return parts, 0.0
+    return {k: 0 if k in SHARDED_PARTS else v for k, v in parts.items()}, sum(parts[k] for k in SHARDED_PARTS)
+
 @dataclass
 class MemoryPlan:
     "The estimated peak of a run, by part, beside the memory the device has."
     parts: dict
     available: float | None
     device: str
+    offloaded: float = 0.0   # bytes kept in host memory instead (fsdp_cpu_offload), not counted against the device
     @property
     def total(self) -> float: return sum(self.parts.values())
     @property
     def fits(self) -> bool: return self.available is None or self.total <= self.available
 
-def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None) -> MemoryPlan:
-    "The memory `cfg` needs to train a model of `shape` on `device` (with BF16 autocast if `bf16`), against `available` bytes (default: what `device` has)."
+def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
+                world: int = 1) -> MemoryPlan:
+    "The memory `cfg` needs to train a model of `shape` on `device` (with BF16 autocast if `bf16`), against `available` bytes (default: what `device` has); per process of `world`."
     c, adapters = shape, cfg.finetune != 'full'
     trainable = lora_params(c, cfg.lora_r, cfg.use_dora) if adapters else projection_params(c) + other_params(c)
     proj_bytes = NF4_BYTES if cfg.finetune == 'qlora' else 4
@@ -116,7 +130,8 @@ def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = F
     if torch.device(device).type == 'cpu':
         parts['runtime'] = CPU_RUNTIME_BYTES
         parts['allocator (CPU)'] = 0 if cfg.lean_cpu_memory else CPU_ALLOCATOR_OVERHEAD[cfg.finetune] * act
-    return MemoryPlan(parts, available_memory(device) if available is None else available, str(device))
+    parts, offloaded = shard_parts(parts, cfg, c, device, world, proj_bytes)
+    return MemoryPlan(parts, available_memory(device) if available is None else available, str(device), offloaded)
 
 # %% ../nbs/08b_memory.ipynb #c023
 def available_memory(device='cpu') -> float | None:
@@ -135,6 +150,7 @@ def format_plan(plan: MemoryPlan, title: str = '') -> str:
     rows = [(k, v) for k, v in plan.parts.items() if v] + [('total', plan.total)]
     lines = [title] if title else []
     lines += [f'  {k:<24}{v / 1e9:>8.2f} GB' for k, v in rows]
+    if plan.offloaded: lines.append(f"  {'(in host memory)':<24}{plan.offloaded / 1e9:>8.2f} GB  offloaded, not counted")
     if plan.available is not None:
         lines.append(f"  {'available on ' + plan.device:<24}{plan.available / 1e9:>8.2f} GB  -> {'fits' if plan.fits else 'does NOT fit'}")
     return '\n'.join(lines)
@@ -147,14 +163,16 @@ def _changes(cfg: SFTConfig, device):
     if not cfg.gradient_checkpointing: yield 'gradient_checkpointing=True', {'gradient_checkpointing': True}
     if not cfg.lean_cpu_memory and torch.device(device).type == 'cpu':
         yield 'lean_cpu_memory=True', {'lean_cpu_memory': True}
-    for mode in [m for m in ('lora', 'qlora') if (m, cfg.finetune) != ('lora', 'qlora') and m != cfg.finetune]:
+    modes = ('lora',) if cfg.distributed == 'fsdp' else ('lora', 'qlora')   # fsdp cannot shard QLoRA's 4-bit base
+    for mode in [m for m in modes if (m, cfg.finetune) != ('lora', 'qlora') and m != cfg.finetune]:
         yield f"finetune='{mode}'", {'finetune': mode}
         yield f"finetune='{mode}' with gradient_checkpointing=True", {'finetune': mode, 'gradient_checkpointing': True}
 
-def cheapest_fit(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None) -> tuple | None:
+def cheapest_fit(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
+                 world: int = 1) -> tuple | None:
     "(description, plan) of the cheapest change to `cfg` whose plan fits, or None."
     for what, overrides in _changes(cfg, device):
-        plan = memory_plan(dataclasses.replace(cfg, **overrides), shape, device, bf16, available)
+        plan = memory_plan(dataclasses.replace(cfg, **overrides), shape, device, bf16, available, world)
         if plan.fits: return what, plan
     return None
 
@@ -162,11 +180,12 @@ def cheapest_fit(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = 
 class MemoryPlanError(ConfigError):
     "A run whose memory plan does not fit the device; the message says what would."
 
-def check_memory(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None) -> MemoryPlan:
+def check_memory(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
+                 world: int = 1) -> MemoryPlan:
     "The plan of `cfg`; `MemoryPlanError` when it does not fit, naming the estimate, what there is and the cheapest fix."
-    plan = memory_plan(cfg, shape, device, bf16, available)
+    plan = memory_plan(cfg, shape, device, bf16, available, world)
     if plan.fits: return plan
-    fix = cheapest_fit(cfg, shape, device, bf16, available)
+    fix = cheapest_fit(cfg, shape, device, bf16, available, world)
     hint = f'{fix[0]} would need {fix[1].total / 1e9:.1f} GB' if fix else 'no single change fits; use a machine with more memory'
     raise MemoryPlanError(f'memory plan: this run needs about {plan.total / 1e9:.1f} GB on {plan.device} but {plan.available / 1e9:.1f} GB '
                           f'is available; {hint}. See `modern-llm plan` for the parts, or pass --force (check_memory=False) to start anyway')

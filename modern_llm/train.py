@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
 import torch
+from torch.distributed.tensor import DTensor
 from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
 from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
@@ -24,12 +25,14 @@ from .run_log import RunLog, LossCurve, Monitor, make_run_dir
 from .devices import pick_device, autocast_dtype, return_freed_memory, matmul_peak, _sync
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'Dist', 'dist_env', 'check_world', 'init_distributed',
-           'close_distributed', 'main_first', 'count_trained', 'document_lengths', 'model_flops', 'to_device',
-           'train_step', 'set_packed_attention', 'compile_blocks', 'use_compile', 'evaluate_loss', 'text_data',
-           'rng_state', 'set_rng_state', 'checkpoint_name', 'step_checkpoints', 'TrainingError', 'CheckpointWriteError',
-           'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'save', 'checkpoint_bytes', 'disk_plan', 'preflight',
-           'resume', 'latest_checkpoint', 'fit', 'run_sft']
+__all__ = ['TRAIN_STATE', 'LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'Dist', 'dist_env', 'check_world',
+           'init_distributed', 'close_distributed', 'main_first', 'decoder_blocks', 'shard_model', 'is_sharded',
+           'count_trained', 'document_lengths', 'model_flops', 'to_device', 'train_step', 'set_packed_attention',
+           'compile_blocks', 'use_compile', 'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state',
+           'checkpoint_name', 'step_checkpoints', 'read_checkpoint', 'remove_checkpoint', 'TrainingError',
+           'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'save', 'optimizer_state_by_id',
+           'optimizer_state_by_name', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint',
+           'fit', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c012
 def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
@@ -87,6 +90,30 @@ def main_first(dist: Dist):
     yield
     if dist.world > 1 and dist.main: torch.distributed.barrier()
 
+# %% ../nbs/09_train.ipynb #c007l
+def decoder_blocks(model) -> list:
+    "The blocks FSDP2 shards one by one: a native model's `layers`, a wrapped transformers model's modules of its `_no_split_modules` classes."
+    if isinstance(model, ModernDecoderLM): return list(model.layers)
+    names = set(getattr(getattr(model, 'hf', None), '_no_split_modules', None) or ())
+    blocks = [m for m in model.modules() if type(m).__name__ in names]
+    if not blocks: raise ConfigError(f"distributed='fsdp' cannot find the decoder blocks of {type(getattr(model, 'hf', model)).__name__} "
+                                     f"(it names no _no_split_modules); use distributed='ddp'")
+    return blocks
+
+def shard_model(model, device: torch.device, amp_dtype=None, cpu_offload: bool = False):
+    "`model`, in place, sharded by FSDP2 over all processes: each decoder block, then the root; BF16 gathers and FP32 reductions on CUDA under BF16."
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy, CPUOffloadPolicy
+    kw = dict(mesh=init_device_mesh(device.type, (torch.distributed.get_world_size(),)))
+    if device.type == 'cuda' and amp_dtype is not None: kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=amp_dtype, reduce_dtype=torch.float32)
+    if cpu_offload: kw['offload_policy'] = CPUOffloadPolicy(pin_memory=device.type == 'cuda')
+    for block in decoder_blocks(model): fully_shard(block, **kw)
+    return fully_shard(model, **kw)
+
+def is_sharded(model) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+    return isinstance(model, FSDPModule)
+
 # %% ../nbs/09_train.ipynb #c009
 def count_trained(batch: dict) -> torch.Tensor:
     "Tokens that contribute to the loss: shifted labels that are not IGNORE."
@@ -110,12 +137,17 @@ def _summed(t: torch.Tensor, dist: Dist) -> torch.Tensor:
     if dist.world > 1: torch.distributed.all_reduce(t)
     return t
 
+def _gradient_sync(model, on: bool):
+    "A context whose backward passes reduce gradients across processes only if `on`: DDP's `no_sync`, FSDP2's `set_requires_gradient_sync`."
+    if hasattr(model, 'set_requires_gradient_sync'): model.set_requires_gradient_sync(on); return nullcontext()
+    return nullcontext() if on else model.no_sync()
+
 def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0, dist: Dist = Dist()) -> dict:
     "One optimizer step over `micro_batches` (under torchrun, this process's share of the step); returns loss, grad norm, token counts of the whole step and whether it was skipped."
     n_trained = _summed(sum(count_trained(b) for b in micro_batches).to(device), dist)
     total = torch.zeros((), device=device)
     for i, b in enumerate(micro_batches):
-        with model.no_sync() if dist.world > 1 and i < len(micro_batches) - 1 else nullcontext():
+        with _gradient_sync(model, dist.world == 1 or i == len(micro_batches) - 1):
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 out = model(**to_device(b, device))
             (out.loss_sum * dist.world / n_trained).backward()
@@ -133,7 +165,7 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained), real_tokens=int(real), padded_tokens=int(padded),
                 flops=flops, skipped=skipped)
 
-# %% ../nbs/09_train.ipynb #c007l
+# %% ../nbs/09_train.ipynb #c007x
 def set_packed_attention(model, choice: str):
     "Give the native model its packed-attention kernel `choice`; other models take only 'auto'."
     if isinstance(model, ModernDecoderLM): model.packed_attention = choice
@@ -141,7 +173,7 @@ def set_packed_attention(model, choice: str):
         raise ConfigError(f"config key 'packed_attention' ({choice!r}) applies to the native model only; this {type(model).__name__} "
                           f"picks its own attention: leave it 'auto'")
 
-# %% ../nbs/09_train.ipynb #c007n
+# %% ../nbs/09_train.ipynb #c007z
 def compile_blocks(model) -> int:
     "Compile each decoder block of the native `model` in place; return how many."
     if not isinstance(model, ModernDecoderLM):
@@ -156,16 +188,27 @@ def use_compile(cfg: SFTConfig, device: torch.device) -> bool:
     return cfg.compile == 'on'
 
 # %% ../nbs/09_train.ipynb #c015
+def _lockstep(batches, model, device) -> tuple:
+    "(batches, how many count): under fsdp every forward pass gathers weights from all processes, so a process with fewer batches than another runs extra passes (on a fully masked row) whose losses are left out."
+    batches = list(batches)
+    if not is_sharded(model): return batches, len(batches)
+    most = torch.tensor(len(batches), device=device); torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
+    masked = {'input_ids': torch.zeros(1, 8, dtype=torch.long), 'attention_mask': torch.ones(1, 8, dtype=torch.long),
+              'labels': torch.full((1, 8), IGNORE)}
+    return batches + [masked] * (int(most) - len(batches)), len(batches)
+
 @torch.no_grad()
 def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -> float:
     "Mean loss per trained token over `batches`; under torchrun `batches` is this process's share, and the sums of all shares are combined."
     was_training = model.training
     model.eval()
     total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-    for b in batches:
+    batches, counted = _lockstep(batches, model, device)
+    for b in batches[:counted]:
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(**to_device(b, device))
         total += out.loss_sum.float(); n += out.n_tokens
+    for b in batches[counted:]: model(**to_device(b, device))
     total, n = _summed(total, dist), _summed(n, dist)
     model.train(was_training)
     return (total / n.clamp(min=1)).item()
@@ -205,13 +248,29 @@ def set_rng_state(s: dict):
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/09_train.ipynb #c033
-def checkpoint_name(cfg: SFTConfig, kind) -> Path:
-    "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind`, else `<run_name>-sft_{kind}.pt` (final, best)."
-    return cfg.run_dir / (f'{cfg.run_name}-sft_step{kind}.pt' if isinstance(kind, int) else f'{cfg.run_name}-sft_{kind}.pt')
+TRAIN_STATE = 'train_state.pt'   # in a sharded step directory: everything but the weights and the optimizer state
+
+def checkpoint_name(cfg: SFTConfig, kind, sharded: bool = False) -> Path:
+    "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind` (the directory `<run_name>-sft_step{N}/` if `sharded`), else `<run_name>-sft_{kind}.pt` (final, best)."
+    if isinstance(kind, int): return cfg.run_dir / f"{cfg.run_name}-sft_step{kind}{'' if sharded else '.pt'}"
+    return cfg.run_dir / f'{cfg.run_name}-sft_{kind}.pt'
 
 def step_checkpoints(cfg: SFTConfig) -> list:
-    "(step, path) of the run's `<run_name>-sft_step{N}.pt` files, oldest first."
-    return sorted((int(p.stem.rsplit('step', 1)[1]), p) for p in cfg.run_dir.glob(f'{cfg.run_name}-sft_step*.pt'))
+    "(step, path) of the run's step checkpoints, `<run_name>-sft_step{N}.pt` files and sharded `<run_name>-sft_step{N}/` directories, oldest first."
+    prefix, found = f'{cfg.run_name}-sft_step', []
+    for p in cfg.run_dir.glob(f'{prefix}*'):
+        n = p.name[len(prefix):]
+        n = n.removesuffix('.pt') if p.is_file() and p.suffix == '.pt' else n if p.is_dir() else ''
+        if n.isdigit(): found.append((int(n), p))
+    return sorted(found)
+
+def read_checkpoint(path) -> dict:
+    "A checkpoint's dict: the file's, or a sharded step directory's `train_state.pt` (its weights and optimizer state stay in the shards)."
+    path = Path(path)
+    return load_checkpoint(path / TRAIN_STATE if (path / TRAIN_STATE).is_file() else path)
+
+def remove_checkpoint(path: Path):
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 # %% ../nbs/09_train.ipynb #c033b
 LOCK_FILE = '.run.lock'
@@ -262,7 +321,7 @@ class Trainer:
         # before any weights load: a run that cannot fit fails here, in seconds
         if cfg.check_memory:
             shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model)
-            if shape is not None: check_memory(cfg, shape, self.device, self.amp is not None)
+            if shape is not None: check_memory(cfg, shape, self.device, self.amp is not None, world=self.dist.world)
         require_trackers(cfg.report_to)   # before any loading: a missing tracker fails at once
         with main_first(self.dist):
             pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
@@ -274,9 +333,11 @@ class Trainer:
         if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
         set_packed_attention(self.model, cfg.packed_attention)
         if use_compile(cfg, self.device): compile_blocks(self.model)   # on its device, adapters added: before DDP wraps it
+        self.sharded = cfg.distributed == 'fsdp' and self.dist.world > 1
         # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
-        self.parallel = self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
-            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None, broadcast_buffers=False)
+        self.parallel = (shard_model(self.model, self.device, self.amp, cfg.fsdp_cpu_offload) if self.sharded else
+                         self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None, broadcast_buffers=False))
         self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
         self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
         self.sched = make_scheduler(self.opt, cfg)
@@ -342,30 +403,91 @@ def _evaluate(self: Trainer) -> dict:
 Trainer._evaluate = _evaluate
 
 # %% ../nbs/09_train.ipynb #c041
-def save(self: Trainer, kind) -> Path:
-    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state; under torchrun only process 0 writes."
-    if not self.dist.main: return checkpoint_name(self.cfg, kind)
+def _train_state(self: Trainer, kind) -> dict:
+    "Everything a `kind` checkpoint holds but the weights and the optimizer state (plain types only)."
     last = next((h for h in reversed(self.history) if 'train_loss' in h), {})
     resume_parts = {} if kind == 'best' else dict(
-        optimizer_state=self.opt.state_dict(), scheduler_state=self.sched.state_dict(), rng=rng_state(),
+        scheduler_state=self.sched.state_dict(), rng=rng_state(),
         data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
                     'text': self.text_stream.state_dict() if self.text_stream else None})
-    model = {'model_state': adapter_state(self.model), 'adapter': self.adapter} if self.adapter else {'model_state': self.model.state_dict()}
-    target = checkpoint_name(self.cfg, kind)
+    return dict(**({'adapter': self.adapter} if self.adapter else {}),
+                model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
+                tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
+                metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
+                         'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
+                         'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
+
+def save(self: Trainer, kind) -> Path:
+    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state; under torchrun process 0 writes, but under fsdp every process writes its shards of a step checkpoint."
+    target = self._checkpoint_path(kind)
     try:
-        path = save_checkpoint(target, **model,
-            model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
-            tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
-            metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
-                     'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
-                     'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
+        if self.sharded and isinstance(kind, int): path = self._save_sharded(target)
+        else:
+            weights = self._whole_state(with_optimizer=kind != 'best')   # under fsdp every process takes part in gathering it
+            path = save_checkpoint(target, **weights, **self._train_state(kind)) if self.dist.main else target
     except Exception as e:   # torch's serializer reports a full disk as a RuntimeError, the file system as an OSError
         raise CheckpointWriteError(self._write_failure(target, e, checkpoint_bytes(self.model)[kind == 'best'])) from None
     if isinstance(kind, int): self.saved_step = self.step
-    if isinstance(kind, int) and self.cfg.keep_last:
-        for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: old.unlink()
+    if isinstance(kind, int) and self.cfg.keep_last and self.dist.main:
+        for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: remove_checkpoint(old)
     return path
-Trainer.save = save
+
+def _checkpoint_path(self: Trainer, kind) -> Path: return checkpoint_name(self.cfg, kind, self.sharded)
+Trainer._train_state, Trainer.save, Trainer._checkpoint_path = _train_state, save, _checkpoint_path
+
+# %% ../nbs/09_train.ipynb #c041t
+def _param_names(model, opt) -> list:
+    "The names of `opt`'s parameters in its groups' order: the numbers a plain `opt.state_dict()` gives them."
+    names = {p: n for n, p in model.named_parameters()}
+    return [names[p] for g in opt.param_groups for p in g['params']]
+
+def optimizer_state_by_id(model, opt, sd: dict) -> dict:
+    "A name-keyed optimizer state (`get_optimizer_state_dict`'s) as `opt.state_dict()` numbers it."
+    ids = {n: i for i, n in enumerate(_param_names(model, opt))}
+    return {'state': {ids[n]: s for n, s in sd['state'].items()},
+            'param_groups': [{**g, 'params': [ids[n] for n in g['params']]} for g in sd['param_groups']]}
+
+def optimizer_state_by_name(model, opt, sd: dict) -> dict:
+    "A plain `opt.state_dict()` keyed by parameter name, as `set_optimizer_state_dict` takes it."
+    names = _param_names(model, opt)
+    return {'state': {names[i]: s for i, s in sd['state'].items()},
+            'param_groups': [{**g, 'params': [names[i] for i in g['params']]} for g in sd['param_groups']]}
+
+# %% ../nbs/09_train.ipynb #c041v
+def _whole_state(self: Trainer, with_optimizer: bool = True) -> dict:
+    "`model_state` (the adapters alone for an adapter run) and `optimizer_state` as one process holds them; gathered to process 0's CPU under fsdp."
+    if not self.sharded:
+        model = adapter_state(self.model) if self.adapter else self.model.state_dict()
+        return dict(model_state=model, **({'optimizer_state': self.opt.state_dict()} if with_optimizer else {}))
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+    whole = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    model = get_model_state_dict(self.model, options=whole)
+    out = dict(model_state={n: t for n, t in model.items() if '.lora_' in n} if self.adapter else model)
+    if with_optimizer:
+        osd = get_optimizer_state_dict(self.model, self.opt, options=whole)
+        out['optimizer_state'] = optimizer_state_by_id(self.model, self.opt, osd) if self.dist.main else {}
+    return out
+
+def _sharded_state(self: Trainer) -> dict:
+    "This process's shards of the model (the adapters alone for an adapter run) and the optimizer, as `torch.distributed.checkpoint` saves and loads them."
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+    model, optim = get_state_dict(self.model, self.opt)
+    return {'model': {n: t for n, t in model.items() if '.lora_' in n} if self.adapter else model, 'optim': optim}
+
+def _save_sharded(self: Trainer, target: Path) -> Path:
+    "A step checkpoint as a directory: every process writes its shards into a temporary one, process 0 adds the train state and renames it."
+    import torch.distributed.checkpoint as dcp
+    tmp = target.parent / f'.{target.name}.tmp'
+    if self.dist.main: remove_checkpoint(tmp); tmp.mkdir()
+    torch.distributed.barrier()
+    dcp.save(self._sharded_state(), checkpoint_id=tmp)
+    if self.dist.main:
+        save_checkpoint(tmp / TRAIN_STATE, **self._train_state(self.step))
+        remove_checkpoint(target); tmp.rename(target)
+    torch.distributed.barrier()   # the directory is whole before any process goes on
+    return target
+
+Trainer._whole_state, Trainer._sharded_state, Trainer._save_sharded = _whole_state, _sharded_state, _save_sharded
 
 # %% ../nbs/09_train.ipynb #c041a
 def _size(n: int) -> str: return f'{n / 1e9:.2f} GB' if n >= 1e8 else f'{n / 1e6:.1f} MB'
@@ -374,6 +496,7 @@ def checkpoint_bytes(model) -> tuple:
     "(full, best): bytes of a step or final checkpoint (weights, and AdamW's two moments per trainable parameter) and of a best one (weights)."
     seen, weights = set(), 0
     for t in model.state_dict().values():
+        if isinstance(t, DTensor): weights += t.numel() * t.element_size(); continue   # fsdp: the whole tensor, of which this process holds a piece
         s = t.untyped_storage()
         if s.data_ptr() not in seen: seen.add(s.data_ptr()); weights += s.nbytes()
     moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
@@ -422,8 +545,9 @@ RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'ma
 
 def resume(self: Trainer, path):
     "Continue from checkpoint `path` exactly where it stopped."
-    ck = load_checkpoint(path)
-    missing = [k for k in ('config', 'optimizer_state', 'scheduler_state', 'rng', 'data_state', 'metrics') if k not in ck]
+    ck, sharded = read_checkpoint(path), (Path(path) / TRAIN_STATE).is_file()
+    needed = ('config', 'scheduler_state', 'rng', 'data_state', 'metrics') + (() if sharded else ('optimizer_state',))
+    missing = [k for k in needed if k not in ck]
     if missing:
         raise CheckpointError(f"{path}: holds a model without the training state a resume needs (no {', '.join(missing)}): it is a "
                               f"best checkpoint or a saved model. Resume from a step or final checkpoint of the run (--resume auto "
@@ -433,11 +557,9 @@ def resume(self: Trainer, path):
     if diff: raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
                               + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff)
                               + '); resume with the settings it was trained with, or start a new run under another --run-name')
-    if self.adapter:
-        check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
-        load_adapter_state(self.model, ck['model_state'], str(path))
-    else: self.model.load_state_dict(ck['model_state'])
-    self.opt.load_state_dict(ck['optimizer_state']); self.sched.load_state_dict(ck['scheduler_state'])
+    if self.adapter: check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
+    self._load_weights(path, ck, sharded)
+    self.sched.load_state_dict(ck['scheduler_state'])
     self.step, m = ck['step'], ck['metrics']
     self.history, self.monitor.bad_evals = list(m['history']), m.get('bad_evals', 0)
     self.monitor.best_val = m['best_val_loss'] if m.get('best_val_loss') is not None else float('inf')
@@ -450,14 +572,35 @@ def resume(self: Trainer, path):
     self.log.info(f'resumed from {path} at step {self.step}')
 Trainer.resume = resume
 
+# %% ../nbs/09_train.ipynb #c043b
+def _load_weights(self: Trainer, path, ck: dict, sharded: bool):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+    if sharded:
+        import torch.distributed.checkpoint as dcp
+        state = self._sharded_state()
+        dcp.load(state, checkpoint_id=path)
+        model, optim, whole = state['model'], state['optim'], False
+    elif not self.sharded:
+        if self.adapter: load_adapter_state(self.model, ck['model_state'], str(path))
+        else: self.model.load_state_dict(ck['model_state'])
+        return self.opt.load_state_dict(ck['optimizer_state'])
+    else:
+        if self.adapter and set(ck['model_state']) != set(self._sharded_state()['model']):
+            raise CheckpointError(f'{path}: its adapter tensors do not fit this model; was it trained with other lora_targets, lora_r or use_dora?')
+        model, optim, whole = ck['model_state'], optimizer_state_by_name(self.model, self.opt, ck['optimizer_state']), True
+    set_state_dict(self.model, self.opt, model_state_dict=model, optim_state_dict=optim,
+                   options=StateDictOptions(full_state_dict=whole, strict=not self.adapter))
+Trainer._load_weights = _load_weights
+
 # %% ../nbs/09_train.ipynb #c045
 def _readable_step(path: Path) -> int | None:
-    try: return load_checkpoint(path)['step']
+    if path.is_dir() and not (path / '.metadata').is_file(): return None   # a sharded step directory without its index
+    try: return read_checkpoint(path)['step']
     except Exception: return None
 
 def latest_checkpoint(cfg: SFTConfig) -> Path | None:
     "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
-    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): tmp.unlink(missing_ok=True)   # under torchrun every process looks
+    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): remove_checkpoint(tmp)   # under torchrun every process looks
     final = checkpoint_name(cfg, 'final')
     at = _readable_step(final) if final.exists() else None
     # only step checkpoints beyond the final one are opened (usually none); each opening is memory-mapped and cheap
@@ -516,7 +659,7 @@ def _interrupt_requested(self: Trainer) -> bool:
 
 def _stop_interrupted(self: Trainer):
     "Save the step just finished (unless it was saved already) and raise `TrainingInterrupted` naming the checkpoint."
-    path = checkpoint_name(self.cfg, self.step) if getattr(self, 'saved_step', None) == self.step else self.save(self.step)
+    path = self._checkpoint_path(self.step) if getattr(self, 'saved_step', None) == self.step else self.save(self.step)
     msg = (f"interrupted (Ctrl-C) at step {self.step} of {self.cfg.max_steps}; saved {path}. "
            f"Continue with --resume auto (in Python: resume_from='auto')")
     self.log.info(msg)

@@ -1,6 +1,8 @@
 """torchrun with two CPU processes (gloo) is the same run as one process: a run resumed under torchrun from a
 single-process checkpoint continues with the same losses, gradient norms and weights, and only process 0 writes; and
-two torchrun "nodes" on this machine (one process each, c10d rendezvous over loopback) train like one process too."""
+two torchrun "nodes" on this machine (one process each, c10d rendezvous over loopback) train like one process too.
+Under FSDP2 (`--distributed fsdp`) 2 and 4 processes train like one, full and LoRA; its sharded step checkpoints resume under
+4 processes and under 1 plain process, and a single-file checkpoint resumes under fsdp."""
 import json, shutil, socket, subprocess, sys
 from pathlib import Path
 import pytest
@@ -83,3 +85,52 @@ def test_two_nodes_train_like_one_process(one_process_run):
     assert out.splitlines().count(str(nodes / 'nodes-sft_final.pt')) == 1, out   # printed by the first node's process alone
     assert '2 processes' in (nodes / 'training.log').read_text()
     assert_same_training(one, nodes)
+
+@pytest.fixture(scope='module')
+def fsdp_two_run(one_process_run):
+    "The same run trained by FSDP2 over 2 processes: its directory, with a sharded step checkpoint at step 2."
+    cfg, one = one_process_run
+    sft('--config', str(cfg), '--run-name', 'fsdp2', '--distributed', 'fsdp', procs=2)
+    return one.parent / 'fsdp2'
+
+def test_fsdp_two_processes_train_like_one(one_process_run, fsdp_two_run):
+    _, one = one_process_run
+    run = fsdp_two_run
+    assert '2 processes' in (run / 'training.log').read_text()
+    step = run / 'fsdp2-sft_step2'   # a directory of shards beside where the file would be; the final checkpoint stays one file
+    assert step.is_dir() and (step / '.metadata').is_file() and (step / 'train_state.pt').is_file()
+    assert not (run / 'fsdp2-sft_step2.pt').exists() and (run / 'fsdp2-sft_final.pt').is_file()
+    assert set(load_checkpoint(run / 'fsdp2-sft_final.pt')) >= {'model_state', 'optimizer_state', 'config', 'step', 'rng'}
+    assert_same_training(one, run)
+
+def test_fsdp_four_processes_train_like_one(one_process_run):
+    cfg, one = one_process_run
+    sft('--config', str(cfg), '--run-name', 'fsdp4', '--distributed', 'fsdp', procs=4)
+    assert_same_training(one, one.parent / 'fsdp4')
+
+@pytest.mark.parametrize('procs', [4, 1])
+def test_fsdp_step_checkpoint_resumes_under_another_world(one_process_run, fsdp_two_run, procs):
+    cfg, one = one_process_run
+    run = one.parent / f'resumed{procs}'
+    run.mkdir(); shutil.copytree(fsdp_two_run / 'fsdp2-sft_step2', run / f'{run.name}-sft_step2')   # written by 2 processes
+    sft('--config', str(cfg), '--run-name', run.name, '--resume', 'auto', *(['--distributed', 'fsdp'] if procs > 1 else []), procs=procs)
+    assert f'resumed from {run / run.name}-sft_step2 at step 2' in (run / 'training.log').read_text()
+    assert_same_training(one, run)
+
+def test_fsdp_resumes_single_file_checkpoint(one_process_run):
+    cfg, one = one_process_run
+    run = one.parent / 'fsdp_from_file'
+    run.mkdir(); shutil.copy(one / 'one-sft_step2.pt', run / 'fsdp_from_file-sft_step2.pt')   # written by one process
+    sft('--config', str(cfg), '--run-name', run.name, '--resume', 'auto', '--distributed', 'fsdp', procs=2)
+    assert_same_training(one, run)
+
+def test_fsdp_lora_trains_like_one_process(one_process_run):
+    cfg, one = one_process_run
+    # no adapter dropout: each process draws its own masks, so with dropout no two layouts of the work draw the same ones
+    lora = ['--config', str(cfg), '--finetune', 'lora', '--lr', '1e-2', '--lora-dropout', '0']
+    sft(*lora, '--run-name', 'lora1')
+    sft(*lora, '--run-name', 'lora2', '--distributed', 'fsdp', procs=2)
+    a, b = one.parent / 'lora1', one.parent / 'lora2'
+    assert_same_training(a, b)
+    final = load_checkpoint(b / 'lora2-sft_final.pt')
+    assert final['adapter']['finetune'] == 'lora' and all('.lora_' in k for k in final['model_state'])   # the adapters alone
