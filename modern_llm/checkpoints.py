@@ -4,14 +4,20 @@
 
 # %% ../nbs/09d_checkpoints.ipynb #k003
 from __future__ import annotations
-import os, pickle, re, tempfile, zipfile
+import os, pickle, random, re, shutil, tempfile, zipfile
+import numpy as np
 from collections import OrderedDict
 from pathlib import Path
 import torch
+from torch.distributed.tensor import DTensor
+from .config import SFTConfig
 from .model import ModelLoadError
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['FORMAT_VERSION', 'TRAIN_STATE', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state',
+           'checkpoint_name', 'step_checkpoints', 'read_checkpoint', 'remove_checkpoint', 'optimizer_state_by_id',
+           'optimizer_state_by_name', 'latest_checkpoint', 'checkpoint_bytes', 'whole_state', 'sharded_state',
+           'save_sharded', 'load_weights']
 
 # %% ../nbs/09d_checkpoints.ipynb #k004a
 class CheckpointError(ModelLoadError):
@@ -97,3 +103,141 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f"{path}: checkpoint format {ck['format_version']} is newer than this modern_llm reads "
                               f"({FORMAT_VERSION}); upgrade modern_llm")
     return ck
+
+# %% ../nbs/09d_checkpoints.ipynb #k030
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    return {'python': random.getstate(), 'numpy': [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
+            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+def set_rng_state(s: dict):
+    random.setstate((s['python'][0], tuple(s['python'][1]), s['python'][2]))
+    np.random.set_state((s['numpy'][0], s['numpy'][1].numpy(), *s['numpy'][2:]))
+    torch.set_rng_state(s['torch'])
+    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
+
+# %% ../nbs/09d_checkpoints.ipynb #k033
+TRAIN_STATE = 'train_state.pt'   # in a sharded step directory: everything but the weights and the optimizer state
+
+def checkpoint_name(cfg: SFTConfig, kind, sharded: bool = False) -> Path:
+    "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind` (the directory `<run_name>-sft_step{N}/` if `sharded`), else `<run_name>-sft_{kind}.pt` (final, best)."
+    if isinstance(kind, int): return cfg.run_dir / f"{cfg.run_name}-sft_step{kind}{'' if sharded else '.pt'}"
+    return cfg.run_dir / f'{cfg.run_name}-sft_{kind}.pt'
+
+def step_checkpoints(cfg: SFTConfig) -> list:
+    "(step, path) of the run's step checkpoints, `<run_name>-sft_step{N}.pt` files and sharded `<run_name>-sft_step{N}/` directories, oldest first."
+    prefix, found = f'{cfg.run_name}-sft_step', []
+    for p in cfg.run_dir.glob(f'{prefix}*'):
+        n = p.name[len(prefix):]
+        n = n.removesuffix('.pt') if p.is_file() and p.suffix == '.pt' else n if p.is_dir() else ''
+        if n.isdigit(): found.append((int(n), p))
+    return sorted(found)
+
+def read_checkpoint(path) -> dict:
+    "A checkpoint's dict: the file's, or a sharded step directory's `train_state.pt` (its weights and optimizer state stay in the shards)."
+    path = Path(path)
+    return load_checkpoint(path / TRAIN_STATE if (path / TRAIN_STATE).is_file() else path)
+
+def remove_checkpoint(path: Path):
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+# %% ../nbs/09d_checkpoints.ipynb #k041t
+def _param_names(model, opt) -> list:
+    "The names of `opt`'s parameters in its groups' order: the numbers a plain `opt.state_dict()` gives them."
+    names = {p: n for n, p in model.named_parameters()}
+    return [names[p] for g in opt.param_groups for p in g['params']]
+
+def optimizer_state_by_id(model, opt, sd: dict) -> dict:
+    "A name-keyed optimizer state (`get_optimizer_state_dict`'s) as `opt.state_dict()` numbers it."
+    ids = {n: i for i, n in enumerate(_param_names(model, opt))}
+    return {'state': {ids[n]: s for n, s in sd['state'].items()},
+            'param_groups': [{**g, 'params': [ids[n] for n in g['params']]} for g in sd['param_groups']]}
+
+def optimizer_state_by_name(model, opt, sd: dict) -> dict:
+    "A plain `opt.state_dict()` keyed by parameter name, as `set_optimizer_state_dict` takes it."
+    names = _param_names(model, opt)
+    return {'state': {names[i]: s for i, s in sd['state'].items()},
+            'param_groups': [{**g, 'params': [names[i] for i in g['params']]} for g in sd['param_groups']]}
+
+# %% ../nbs/09d_checkpoints.ipynb #k045
+def _readable_step(path: Path) -> int | None:
+    if path.is_dir() and not (path / '.metadata').is_file(): return None   # a sharded step directory without its index
+    try: return read_checkpoint(path)['step']
+    except Exception: return None
+
+def latest_checkpoint(cfg: SFTConfig) -> Path | None:
+    "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
+    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): remove_checkpoint(tmp)   # under torchrun every process looks
+    final = checkpoint_name(cfg, 'final')
+    at = _readable_step(final) if final.exists() else None
+    # only step checkpoints beyond the final one are opened (usually none); each opening is memory-mapped and cheap
+    newer = [p for n, p in reversed(step_checkpoints(cfg)) if at is None or n > at]
+    return next((p for p in newer if _readable_step(p) is not None), None if at is None else final)
+
+# %% ../nbs/09d_checkpoints.ipynb #k041w
+def checkpoint_bytes(model) -> tuple:
+    "(full, best): bytes of a step or final checkpoint (weights, and AdamW's two moments per trainable parameter) and of a best one (weights)."
+    seen, weights = set(), 0
+    for t in model.state_dict().values():
+        if isinstance(t, DTensor): weights += t.numel() * t.element_size(); continue   # fsdp: the whole tensor, of which this process holds a piece
+        s = t.untyped_storage()
+        if s.data_ptr() not in seen: seen.add(s.data_ptr()); weights += s.nbytes()
+    moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + moments + 2**20, weights + 2**20   # a megabyte for the config, history, random and data states
+
+# %% ../nbs/09d_checkpoints.ipynb #k051
+def whole_state(model, opt=None, sharded: bool = False, adapter: bool = False, main: bool = True) -> dict:
+    "`model_state` (the adapters alone for an adapter run) and, given `opt`, `optimizer_state` as one process holds them; gathered to process 0's CPU when `sharded`."
+    if not sharded:
+        from modern_llm.adapters import adapter_state   # adapters build on the loading code, which builds on this module
+        return dict(model_state=adapter_state(model) if adapter else model.state_dict(),
+                    **({'optimizer_state': opt.state_dict()} if opt is not None else {}))
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+    whole = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    state = get_model_state_dict(model, options=whole)
+    out = dict(model_state={n: t for n, t in state.items() if '.lora_' in n} if adapter else state)
+    if opt is not None:
+        osd = get_optimizer_state_dict(model, opt, options=whole)
+        out['optimizer_state'] = optimizer_state_by_id(model, opt, osd) if main else {}
+    return out
+
+def sharded_state(model, opt, adapter: bool = False) -> dict:
+    "This process's shards of the model (the adapters alone for an adapter run) and the optimizer, as `torch.distributed.checkpoint` saves and loads them."
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+    state, optim = get_state_dict(model, opt)
+    return {'model': {n: t for n, t in state.items() if '.lora_' in n} if adapter else state, 'optim': optim}
+
+# %% ../nbs/09d_checkpoints.ipynb #k052
+def save_sharded(target: Path, model, opt, train_state, adapter: bool = False, main: bool = True) -> Path:
+    "A step checkpoint as a directory: every process writes its shards into a temporary one, process 0 adds `train_state()` and renames it."
+    import torch.distributed.checkpoint as dcp
+    tmp = target.parent / f'.{target.name}.tmp'
+    if main: remove_checkpoint(tmp); tmp.mkdir()
+    torch.distributed.barrier()
+    dcp.save(sharded_state(model, opt, adapter), checkpoint_id=tmp)
+    if main:
+        save_checkpoint(tmp / TRAIN_STATE, **train_state())
+        remove_checkpoint(target); tmp.rename(target)
+    torch.distributed.barrier()   # the directory is whole before any process goes on
+    return target
+
+def load_weights(path, ck: dict, model, opt, sharded: bool = False, adapter: bool = False):
+    "Load checkpoint `path`'s weights and optimizer state (`ck` is its loaded dict) into `model` and `opt`, whichever way each was sharded."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+    if (Path(path) / TRAIN_STATE).is_file():
+        import torch.distributed.checkpoint as dcp
+        state = sharded_state(model, opt, adapter)
+        dcp.load(state, checkpoint_id=path)
+        weights, optim, whole = state['model'], state['optim'], False
+    elif not sharded:
+        if adapter:
+            from modern_llm.adapters import load_adapter_state
+            load_adapter_state(model, ck['model_state'], str(path))
+        else: model.load_state_dict(ck['model_state'])
+        return opt.load_state_dict(ck['optimizer_state'])
+    else:
+        if adapter and set(ck['model_state']) != set(sharded_state(model, opt, adapter)['model']):
+            raise CheckpointError(f'{path}: its adapter tensors do not fit this model; was it trained with other lora_targets, lora_r or use_dora?')
+        weights, optim, whole = ck['model_state'], optimizer_state_by_name(model, opt, ck['optimizer_state']), True
+    set_state_dict(model, opt, model_state_dict=weights, optim_state_dict=optim,
+                   options=StateDictOptions(full_state_dict=whole, strict=not adapter))

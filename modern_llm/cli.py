@@ -80,7 +80,8 @@ def cmd_data(args) -> int:
 def cmd_sft(args) -> int:
     "Fine-tune; print the final checkpoint path (from process 0 alone under torchrun)."
     import matplotlib; matplotlib.use('Agg')
-    from modern_llm.train import run_sft, dist_env
+    from modern_llm.train import run_sft
+    from modern_llm.devices import dist_env
     cfg = config_from_args(args)
     if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)   # pipeline's --force means redo
     if args.resume: cfg = dataclasses.replace(cfg, resume_from=args.resume)   # 'auto' is resolved by run_sft, under the run's lock
@@ -170,7 +171,8 @@ def cmd_bench(args) -> int:
 STAGES = ('sft',)
 
 def cmd_pipeline(args) -> int:
-    from modern_llm.train import checkpoint_name, dist_env
+    from modern_llm.checkpoints import checkpoint_name
+    from modern_llm.devices import dist_env
     cfg, main = config_from_args(args), dist_env().main
     for stage in STAGES[STAGES.index(args.stage):] if args.stage != 'all' else STAGES:
         final = checkpoint_name(cfg, 'final')

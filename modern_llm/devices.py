@@ -4,12 +4,16 @@
 
 # %% ../nbs/09e_devices.ipynb #d003
 from __future__ import annotations
-import functools, time
+import dataclasses, functools, gc, os, time
+from contextlib import contextmanager
 import torch
-from .config import SFTConfig
+from .config import ConfigError, SFTConfig
+from .model import ModernDecoderLM
 
 # %% auto #0
-__all__ = ['pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak']
+__all__ = ['pick_device', 'native_bf16', 'autocast_dtype', 'return_freed_memory', 'matmul_peak', 'Dist', 'dist_env',
+           'check_world', 'init_distributed', 'close_distributed', 'main_first', 'decoder_blocks', 'shard_model',
+           'is_sharded', 'set_packed_attention', 'compile_blocks', 'use_compile']
 
 # %% ../nbs/09e_devices.ipynb #d006
 def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
@@ -55,3 +59,92 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, second
         torch.nn.functional.linear(a, w); _sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best
+
+# %% ../nbs/09e_devices.ipynb #d007e
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    "This process's place in a torchrun job: process `rank` of `world`, on local GPU `local_rank`."
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    @property
+    def main(self) -> bool: return self.rank == 0
+
+def dist_env(env=os.environ) -> Dist:
+    "The job this process belongs to, from torchrun's RANK, WORLD_SIZE and LOCAL_RANK (a single process without them)."
+    return Dist(int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0)))
+
+def check_world(cfg: SFTConfig, dist: Dist):
+    "Each process needs the same whole number of micro-batches per step."
+    k = cfg.grad_accum_steps
+    if k % dist.world == 0: return
+    fits = [m for m in range(1, cfg.sft_batch_size + 1) if cfg.sft_batch_size % m == 0 and (cfg.sft_batch_size // m) % dist.world == 0]
+    hint = f'try micro_batch_size={max(fits)}' if fits else f'make sft_batch_size a multiple of {dist.world}'
+    raise ConfigError(f'{k} micro-batches per step (sft_batch_size {cfg.sft_batch_size} / micro_batch_size {cfg.micro_batch_size}) '
+                      f'cannot be shared evenly by {dist.world} processes; {hint}')
+
+# %% ../nbs/09e_devices.ipynb #d007f
+def init_distributed(dist: Dist, device: torch.device):
+    "Join the torchrun job's process group (NCCL on GPUs, gloo on CPUs); nothing to do for a single process."
+    if dist.world == 1 or torch.distributed.is_initialized(): return
+    if device.type == 'cuda': torch.cuda.set_device(device)
+    torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+
+def close_distributed():
+    "Leave the process group. Objects holding gloo state are freed first: without that, a CPU process can abort at exit."
+    if not torch.distributed.is_initialized(): return
+    gc.collect()
+    torch.distributed.destroy_process_group()
+
+@contextmanager
+def main_first(dist: Dist):
+    "Process 0 runs the block first (model conversion, tokenization: it fills the caches), then the others, which find them filled."
+    if dist.world > 1 and not dist.main: torch.distributed.barrier()
+    yield
+    if dist.world > 1 and dist.main: torch.distributed.barrier()
+
+# %% ../nbs/09e_devices.ipynb #d007l
+def decoder_blocks(model) -> list:
+    "The blocks FSDP2 shards one by one: a native model's `layers`, a wrapped transformers model's modules of its `_no_split_modules` classes."
+    if isinstance(model, ModernDecoderLM): return list(model.layers)
+    names = set(getattr(getattr(model, 'hf', None), '_no_split_modules', None) or ())
+    blocks = [m for m in model.modules() if type(m).__name__ in names]
+    if not blocks: raise ConfigError(f"distributed='fsdp' cannot find the decoder blocks of {type(getattr(model, 'hf', model)).__name__} "
+                                     f"(it names no _no_split_modules); use distributed='ddp'")
+    return blocks
+
+def shard_model(model, device: torch.device, amp_dtype=None, cpu_offload: bool = False):
+    "`model`, in place, sharded by FSDP2 over all processes: each decoder block, then the root; BF16 gathers and FP32 reductions on CUDA under BF16."
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy, CPUOffloadPolicy
+    kw = dict(mesh=init_device_mesh(device.type, (torch.distributed.get_world_size(),)))
+    if device.type == 'cuda' and amp_dtype is not None: kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=amp_dtype, reduce_dtype=torch.float32)
+    if cpu_offload: kw['offload_policy'] = CPUOffloadPolicy(pin_memory=device.type == 'cuda')
+    for block in decoder_blocks(model): fully_shard(block, **kw)
+    return fully_shard(model, **kw)
+
+def is_sharded(model) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+    return isinstance(model, FSDPModule)
+
+# %% ../nbs/09e_devices.ipynb #d007x
+def set_packed_attention(model, choice: str):
+    "Give the native model its packed-attention kernel `choice`; other models take only 'auto'."
+    if isinstance(model, ModernDecoderLM): model.packed_attention = choice
+    elif choice != 'auto':
+        raise ConfigError(f"config key 'packed_attention' ({choice!r}) applies to the native model only; this {type(model).__name__} "
+                          f"picks its own attention: leave it 'auto'")
+
+# %% ../nbs/09e_devices.ipynb #d007z
+def compile_blocks(model) -> int:
+    "Compile each decoder block of the native `model` in place; return how many."
+    if not isinstance(model, ModernDecoderLM):
+        raise ConfigError(f"config key 'compile': compiling applies to the native model only, not to this {type(model).__name__}; "
+                          f"set compile='off'")
+    for block in model.layers: block.compile()
+    return len(model.layers)
+
+def use_compile(cfg: SFTConfig, device: torch.device) -> bool:
+    "Whether to compile the blocks: always for 'on'; for 'auto', where compiling was measured to train faster."
+    # CPU: measured below (no gain). CUDA: not measured yet; bench-gpu reports steps/s with compile on and off, so flip this once it has.
+    return cfg.compile == 'on'

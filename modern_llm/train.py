@@ -4,35 +4,33 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, errno, functools, gc, json, math, os, random, shutil, signal, socket, threading, time
+import dataclasses, errno, json, math, os, random, shutil, signal, socket, threading, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-import numpy as np
 import torch
-from torch.distributed.tensor import DTensor
 from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE, TokenizedData
-from .batching import BatchPlan, BatchStream, PreparedData, prepare_data
+from .batching import BatchPlan, BatchStream, prepare_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
-from .checkpoints import CheckpointError, save_checkpoint, load_checkpoint
+from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
+                                    checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
+                                    checkpoint_bytes, whole_state, save_sharded, load_weights)
 from .hub import Pretrained, load_pretrained, model_config_dict
 from .memory import check_memory, model_shape, shape_of
-from .adapters import adapter_spec, add_adapters, adapter_state, load_adapter_state, weights_fingerprint, check_base
+from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_base
 from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
 from .run_log import RunLog, LossCurve, Monitor, make_run_dir
-from .devices import pick_device, autocast_dtype, return_freed_memory, matmul_peak, _sync
+from .devices import (pick_device, autocast_dtype, return_freed_memory, matmul_peak, Dist, dist_env, check_world,
+                                init_distributed, close_distributed, main_first, shard_model, is_sharded, set_packed_attention,
+                                use_compile, compile_blocks)
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TRAIN_STATE', 'LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'Dist', 'dist_env', 'check_world',
-           'init_distributed', 'close_distributed', 'main_first', 'decoder_blocks', 'shard_model', 'is_sharded',
-           'count_trained', 'document_lengths', 'model_flops', 'to_device', 'train_step', 'set_packed_attention',
-           'compile_blocks', 'use_compile', 'evaluate_loss', 'text_data', 'rng_state', 'set_rng_state',
-           'checkpoint_name', 'step_checkpoints', 'read_checkpoint', 'remove_checkpoint', 'TrainingError',
-           'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'save', 'optimizer_state_by_id',
-           'optimizer_state_by_name', 'checkpoint_bytes', 'disk_plan', 'preflight', 'resume', 'latest_checkpoint',
-           'fit', 'run_sft']
+__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'count_trained', 'document_lengths', 'model_flops',
+           'to_device', 'train_step', 'evaluate_loss', 'text_data', 'TrainingError', 'CheckpointWriteError',
+           'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c012
 def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
@@ -46,73 +44,6 @@ def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pret
     from modern_llm.tokenizer import load_tokenizer, resolve_style
     tok = load_tokenizer(tokenizer_name)
     return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
-
-# %% ../nbs/09_train.ipynb #c007e
-@dataclasses.dataclass(frozen=True)
-class Dist:
-    "This process's place in a torchrun job: process `rank` of `world`, on local GPU `local_rank`."
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    @property
-    def main(self) -> bool: return self.rank == 0
-
-def dist_env(env=os.environ) -> Dist:
-    "The job this process belongs to, from torchrun's RANK, WORLD_SIZE and LOCAL_RANK (a single process without them)."
-    return Dist(int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0)))
-
-def check_world(cfg: SFTConfig, dist: Dist):
-    "Each process needs the same whole number of micro-batches per step."
-    k = cfg.grad_accum_steps
-    if k % dist.world == 0: return
-    fits = [m for m in range(1, cfg.sft_batch_size + 1) if cfg.sft_batch_size % m == 0 and (cfg.sft_batch_size // m) % dist.world == 0]
-    hint = f'try micro_batch_size={max(fits)}' if fits else f'make sft_batch_size a multiple of {dist.world}'
-    raise ConfigError(f'{k} micro-batches per step (sft_batch_size {cfg.sft_batch_size} / micro_batch_size {cfg.micro_batch_size}) '
-                      f'cannot be shared evenly by {dist.world} processes; {hint}')
-
-# %% ../nbs/09_train.ipynb #c007f
-def init_distributed(dist: Dist, device: torch.device):
-    "Join the torchrun job's process group (NCCL on GPUs, gloo on CPUs); nothing to do for a single process."
-    if dist.world == 1 or torch.distributed.is_initialized(): return
-    if device.type == 'cuda': torch.cuda.set_device(device)
-    torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
-
-def close_distributed():
-    "Leave the process group. Objects holding gloo state are freed first: without that, a CPU process can abort at exit."
-    if not torch.distributed.is_initialized(): return
-    gc.collect()
-    torch.distributed.destroy_process_group()
-
-@contextmanager
-def main_first(dist: Dist):
-    "Process 0 runs the block first (model conversion, tokenization: it fills the caches), then the others, which find them filled."
-    if dist.world > 1 and not dist.main: torch.distributed.barrier()
-    yield
-    if dist.world > 1 and dist.main: torch.distributed.barrier()
-
-# %% ../nbs/09_train.ipynb #c007l
-def decoder_blocks(model) -> list:
-    "The blocks FSDP2 shards one by one: a native model's `layers`, a wrapped transformers model's modules of its `_no_split_modules` classes."
-    if isinstance(model, ModernDecoderLM): return list(model.layers)
-    names = set(getattr(getattr(model, 'hf', None), '_no_split_modules', None) or ())
-    blocks = [m for m in model.modules() if type(m).__name__ in names]
-    if not blocks: raise ConfigError(f"distributed='fsdp' cannot find the decoder blocks of {type(getattr(model, 'hf', model)).__name__} "
-                                     f"(it names no _no_split_modules); use distributed='ddp'")
-    return blocks
-
-def shard_model(model, device: torch.device, amp_dtype=None, cpu_offload: bool = False):
-    "`model`, in place, sharded by FSDP2 over all processes: each decoder block, then the root; BF16 gathers and FP32 reductions on CUDA under BF16."
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy, CPUOffloadPolicy
-    kw = dict(mesh=init_device_mesh(device.type, (torch.distributed.get_world_size(),)))
-    if device.type == 'cuda' and amp_dtype is not None: kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=amp_dtype, reduce_dtype=torch.float32)
-    if cpu_offload: kw['offload_policy'] = CPUOffloadPolicy(pin_memory=device.type == 'cuda')
-    for block in decoder_blocks(model): fully_shard(block, **kw)
-    return fully_shard(model, **kw)
-
-def is_sharded(model) -> bool:
-    from torch.distributed.fsdp import FSDPModule
-    return isinstance(model, FSDPModule)
 
 # %% ../nbs/09_train.ipynb #c009
 def count_trained(batch: dict) -> torch.Tensor:
@@ -165,28 +96,6 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained), real_tokens=int(real), padded_tokens=int(padded),
                 flops=flops, skipped=skipped)
 
-# %% ../nbs/09_train.ipynb #c007x
-def set_packed_attention(model, choice: str):
-    "Give the native model its packed-attention kernel `choice`; other models take only 'auto'."
-    if isinstance(model, ModernDecoderLM): model.packed_attention = choice
-    elif choice != 'auto':
-        raise ConfigError(f"config key 'packed_attention' ({choice!r}) applies to the native model only; this {type(model).__name__} "
-                          f"picks its own attention: leave it 'auto'")
-
-# %% ../nbs/09_train.ipynb #c007z
-def compile_blocks(model) -> int:
-    "Compile each decoder block of the native `model` in place; return how many."
-    if not isinstance(model, ModernDecoderLM):
-        raise ConfigError(f"config key 'compile': compiling applies to the native model only, not to this {type(model).__name__}; "
-                          f"set compile='off'")
-    for block in model.layers: block.compile()
-    return len(model.layers)
-
-def use_compile(cfg: SFTConfig, device: torch.device) -> bool:
-    "Whether to compile the blocks: always for 'on'; for 'auto', where compiling was measured to train faster."
-    # CPU: measured below (no gain). CUDA: not measured yet; bench-gpu reports steps/s with compile on and off, so flip this once it has.
-    return cfg.compile == 'on'
-
 # %% ../nbs/09_train.ipynb #c015
 def _lockstep(batches, model, device) -> tuple:
     "(batches, how many count): under fsdp every forward pass gathers weights from all processes, so a process with fewer batches than another runs extra passes (on a fully masked row) whose losses are left out."
@@ -234,43 +143,6 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
         ids = ids + [tok.eos_token_id]
         rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
     return TokenizedData.from_rows(rows, ['text'] * len(rows))
-
-# %% ../nbs/09_train.ipynb #c030
-def rng_state() -> dict:
-    np_state = np.random.get_state()
-    return {'python': random.getstate(), 'numpy': [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
-            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-def set_rng_state(s: dict):
-    random.setstate((s['python'][0], tuple(s['python'][1]), s['python'][2]))
-    np.random.set_state((s['numpy'][0], s['numpy'][1].numpy(), *s['numpy'][2:]))
-    torch.set_rng_state(s['torch'])
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-
-# %% ../nbs/09_train.ipynb #c033
-TRAIN_STATE = 'train_state.pt'   # in a sharded step directory: everything but the weights and the optimizer state
-
-def checkpoint_name(cfg: SFTConfig, kind, sharded: bool = False) -> Path:
-    "`<run_dir>/<run_name>-sft_step{N}.pt` for an int `kind` (the directory `<run_name>-sft_step{N}/` if `sharded`), else `<run_name>-sft_{kind}.pt` (final, best)."
-    if isinstance(kind, int): return cfg.run_dir / f"{cfg.run_name}-sft_step{kind}{'' if sharded else '.pt'}"
-    return cfg.run_dir / f'{cfg.run_name}-sft_{kind}.pt'
-
-def step_checkpoints(cfg: SFTConfig) -> list:
-    "(step, path) of the run's step checkpoints, `<run_name>-sft_step{N}.pt` files and sharded `<run_name>-sft_step{N}/` directories, oldest first."
-    prefix, found = f'{cfg.run_name}-sft_step', []
-    for p in cfg.run_dir.glob(f'{prefix}*'):
-        n = p.name[len(prefix):]
-        n = n.removesuffix('.pt') if p.is_file() and p.suffix == '.pt' else n if p.is_dir() else ''
-        if n.isdigit(): found.append((int(n), p))
-    return sorted(found)
-
-def read_checkpoint(path) -> dict:
-    "A checkpoint's dict: the file's, or a sharded step directory's `train_state.pt` (its weights and optimizer state stay in the shards)."
-    path = Path(path)
-    return load_checkpoint(path / TRAIN_STATE if (path / TRAIN_STATE).is_file() else path)
-
-def remove_checkpoint(path: Path):
-    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 # %% ../nbs/09_train.ipynb #c033b
 LOCK_FILE = '.run.lock'
@@ -353,15 +225,16 @@ class Trainer:
         if getattr(self, 'lock', None) is not None: self.lock.close(); self.lock = None
 
 # %% ../nbs/09_train.ipynb #c035b
+@patch
 def _adapter_record(self: Trainer, base) -> dict | None:
     cfg = self.cfg
     if cfg.finetune == 'full': return None
     path = Path(cfg.base_model).expanduser()
     spec = str(path.resolve()) if path.exists() else cfg.base_model
     return {**adapter_spec(base, cfg), 'base': {'model': spec, 'fingerprint': weights_fingerprint(base)}}
-Trainer._adapter_record = _adapter_record
 
 # %% ../nbs/09_train.ipynb #c037
+@patch
 def _setup_text(self: Trainer, tok):
     cfg = self.cfg
     need = cfg.pretrain_mix_fraction > 0 or cfg.forgetting_monitor
@@ -372,8 +245,10 @@ def _setup_text(self: Trainer, tok):
         plan = BatchPlan(self.text.lengths, cfg.micro_batch_size, cfg.max_seq_len, packing=self._can_pack(), seed=cfg.seed)
         self.text_stream = BatchStream(self.text, plan, self.stream.pad_id, cfg.pad_to_multiple_of)
 
+@patch
 def _can_pack(self: Trainer) -> bool: return getattr(self.model, 'isolates_documents', True)
 
+@patch
 def _next_micro_batches(self: Trainer) -> tuple:
     "(this process's micro-batches of the next step, how many of the step's are plain text): each SFT batch is replaced by a text batch with probability pretrain_mix_fraction."
     picks = [self.text_stream is not None and self.mix_rng.random() < self.cfg.pretrain_mix_fraction
@@ -386,9 +261,8 @@ def _next_micro_batches(self: Trainer) -> tuple:
         else: stream.skip()
     return mine, sum(picks)
 
-Trainer._setup_text, Trainer._can_pack, Trainer._next_micro_batches = _setup_text, _can_pack, _next_micro_batches
-
 # %% ../nbs/09_train.ipynb #c039
+@patch
 def _evaluate(self: Trainer) -> dict:
     rec, share = {'step': self.step}, (0, self.dist.rank, self.dist.world)   # epoch 0, this process's share of its batches
     if self.data.eval is not None:
@@ -400,9 +274,9 @@ def _evaluate(self: Trainer) -> dict:
         batches = BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(*share)
         rec['general_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
     return rec
-Trainer._evaluate = _evaluate
 
 # %% ../nbs/09_train.ipynb #c041
+@patch
 def _train_state(self: Trainer, kind) -> dict:
     "Everything a `kind` checkpoint holds but the weights and the optimizer state (plain types only)."
     last = next((h for h in reversed(self.history) if 'train_loss' in h), {})
@@ -417,13 +291,15 @@ def _train_state(self: Trainer, kind) -> dict:
                          'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
                          'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
 
+@patch
 def save(self: Trainer, kind) -> Path:
     "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state; under torchrun process 0 writes, but under fsdp every process writes its shards of a step checkpoint."
     target = self._checkpoint_path(kind)
     try:
-        if self.sharded and isinstance(kind, int): path = self._save_sharded(target)
-        else:
-            weights = self._whole_state(with_optimizer=kind != 'best')   # under fsdp every process takes part in gathering it
+        if self.sharded and isinstance(kind, int):
+            path = save_sharded(target, self.model, self.opt, lambda: self._train_state(self.step), bool(self.adapter), self.dist.main)
+        else:   # under fsdp every process takes part in gathering the weights
+            weights = whole_state(self.model, self.opt if kind != 'best' else None, self.sharded, bool(self.adapter), self.dist.main)
             path = save_checkpoint(target, **weights, **self._train_state(kind)) if self.dist.main else target
     except Exception as e:   # torch's serializer reports a full disk as a RuntimeError, the file system as an OSError
         raise CheckpointWriteError(self._write_failure(target, e, checkpoint_bytes(self.model)[kind == 'best'])) from None
@@ -432,76 +308,13 @@ def save(self: Trainer, kind) -> Path:
         for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: remove_checkpoint(old)
     return path
 
+@patch
 def _checkpoint_path(self: Trainer, kind) -> Path: return checkpoint_name(self.cfg, kind, self.sharded)
-Trainer._train_state, Trainer.save, Trainer._checkpoint_path = _train_state, save, _checkpoint_path
-
-# %% ../nbs/09_train.ipynb #c041t
-def _param_names(model, opt) -> list:
-    "The names of `opt`'s parameters in its groups' order: the numbers a plain `opt.state_dict()` gives them."
-    names = {p: n for n, p in model.named_parameters()}
-    return [names[p] for g in opt.param_groups for p in g['params']]
-
-def optimizer_state_by_id(model, opt, sd: dict) -> dict:
-    "A name-keyed optimizer state (`get_optimizer_state_dict`'s) as `opt.state_dict()` numbers it."
-    ids = {n: i for i, n in enumerate(_param_names(model, opt))}
-    return {'state': {ids[n]: s for n, s in sd['state'].items()},
-            'param_groups': [{**g, 'params': [ids[n] for n in g['params']]} for g in sd['param_groups']]}
-
-def optimizer_state_by_name(model, opt, sd: dict) -> dict:
-    "A plain `opt.state_dict()` keyed by parameter name, as `set_optimizer_state_dict` takes it."
-    names = _param_names(model, opt)
-    return {'state': {names[i]: s for i, s in sd['state'].items()},
-            'param_groups': [{**g, 'params': [names[i] for i in g['params']]} for g in sd['param_groups']]}
-
-# %% ../nbs/09_train.ipynb #c041v
-def _whole_state(self: Trainer, with_optimizer: bool = True) -> dict:
-    "`model_state` (the adapters alone for an adapter run) and `optimizer_state` as one process holds them; gathered to process 0's CPU under fsdp."
-    if not self.sharded:
-        model = adapter_state(self.model) if self.adapter else self.model.state_dict()
-        return dict(model_state=model, **({'optimizer_state': self.opt.state_dict()} if with_optimizer else {}))
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
-    whole = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    model = get_model_state_dict(self.model, options=whole)
-    out = dict(model_state={n: t for n, t in model.items() if '.lora_' in n} if self.adapter else model)
-    if with_optimizer:
-        osd = get_optimizer_state_dict(self.model, self.opt, options=whole)
-        out['optimizer_state'] = optimizer_state_by_id(self.model, self.opt, osd) if self.dist.main else {}
-    return out
-
-def _sharded_state(self: Trainer) -> dict:
-    "This process's shards of the model (the adapters alone for an adapter run) and the optimizer, as `torch.distributed.checkpoint` saves and loads them."
-    from torch.distributed.checkpoint.state_dict import get_state_dict
-    model, optim = get_state_dict(self.model, self.opt)
-    return {'model': {n: t for n, t in model.items() if '.lora_' in n} if self.adapter else model, 'optim': optim}
-
-def _save_sharded(self: Trainer, target: Path) -> Path:
-    "A step checkpoint as a directory: every process writes its shards into a temporary one, process 0 adds the train state and renames it."
-    import torch.distributed.checkpoint as dcp
-    tmp = target.parent / f'.{target.name}.tmp'
-    if self.dist.main: remove_checkpoint(tmp); tmp.mkdir()
-    torch.distributed.barrier()
-    dcp.save(self._sharded_state(), checkpoint_id=tmp)
-    if self.dist.main:
-        save_checkpoint(tmp / TRAIN_STATE, **self._train_state(self.step))
-        remove_checkpoint(target); tmp.rename(target)
-    torch.distributed.barrier()   # the directory is whole before any process goes on
-    return target
-
-Trainer._whole_state, Trainer._sharded_state, Trainer._save_sharded = _whole_state, _sharded_state, _save_sharded
 
 # %% ../nbs/09_train.ipynb #c041a
 def _size(n: int) -> str: return f'{n / 1e9:.2f} GB' if n >= 1e8 else f'{n / 1e6:.1f} MB'
 
-def checkpoint_bytes(model) -> tuple:
-    "(full, best): bytes of a step or final checkpoint (weights, and AdamW's two moments per trainable parameter) and of a best one (weights)."
-    seen, weights = set(), 0
-    for t in model.state_dict().values():
-        if isinstance(t, DTensor): weights += t.numel() * t.element_size(); continue   # fsdp: the whole tensor, of which this process holds a piece
-        s = t.untyped_storage()
-        if s.data_ptr() not in seen: seen.add(s.data_ptr()); weights += s.nbytes()
-    moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    return weights + moments + 2**20, weights + 2**20   # a megabyte for the config, history, random and data states
-
+@patch
 def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
     "One line: which checkpoint failed and why, which earlier one is intact, and how to go on."
     try: free = shutil.disk_usage(target.parent).free
@@ -514,9 +327,9 @@ def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
     kept = f'the newest earlier checkpoint, {prev}, is intact' if prev else 'this run has no earlier checkpoint'
     return (f'could not write checkpoint {target} at step {self.step} ({why}). Nothing partial was left and {kept}; training '
             f"stopped. Free some space, then continue with --resume auto (in Python: resume_from='auto')")
-Trainer._write_failure = _write_failure
 
 # %% ../nbs/09_train.ipynb #c041c
+@patch
 def disk_plan(self: Trainer) -> dict:
     "Bytes of the checkpoints this run writes from its current step on, at their peak."
     cfg = self.cfg
@@ -526,6 +339,7 @@ def disk_plan(self: Trainer) -> dict:
     best = best if self.data.eval is not None else 0
     return dict(full=full, best=best, step_files=steps, need=full * steps + full + best)
 
+@patch
 def preflight(self: Trainer, free: int | None = None):
     "Refuse, before training, a run whose checkpoints do not fit in the free space of its run directory (`free` bytes if given)."
     if not self.dist.main: return
@@ -537,12 +351,12 @@ def preflight(self: Trainer, free: int | None = None):
                         f"keep_last {cfg.keep_last}, and the final one, {_size(plan['full'])} each, plus the best model, "
                         f"{_size(plan['best'])}). Free some space, keep fewer step checkpoints (keep_last=1, a larger save_every), "
                         f"or choose another --output-dir")
-Trainer.disk_plan, Trainer.preflight = disk_plan, preflight
 
 # %% ../nbs/09_train.ipynb #c043
 RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model',
                'finetune', 'lora_r', 'lora_alpha', 'lora_targets', 'use_dora')
 
+@patch
 def resume(self: Trainer, path):
     "Continue from checkpoint `path` exactly where it stopped."
     ck, sharded = read_checkpoint(path), (Path(path) / TRAIN_STATE).is_file()
@@ -558,7 +372,7 @@ def resume(self: Trainer, path):
                               + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff)
                               + '); resume with the settings it was trained with, or start a new run under another --run-name')
     if self.adapter: check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
-    self._load_weights(path, ck, sharded)
+    load_weights(path, ck, self.model, self.opt, self.sharded, bool(self.adapter))
     self.sched.load_state_dict(ck['scheduler_state'])
     self.step, m = ck['step'], ck['metrics']
     self.history, self.monitor.bad_evals = list(m['history']), m.get('bad_evals', 0)
@@ -570,44 +384,9 @@ def resume(self: Trainer, path):
     # steps logged after this checkpoint was written (before a crash) are redone: drop them from metrics.jsonl
     self.log.rewrite_metrics(self.history)
     self.log.info(f'resumed from {path} at step {self.step}')
-Trainer.resume = resume
-
-# %% ../nbs/09_train.ipynb #c043b
-def _load_weights(self: Trainer, path, ck: dict, sharded: bool):
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
-    if sharded:
-        import torch.distributed.checkpoint as dcp
-        state = self._sharded_state()
-        dcp.load(state, checkpoint_id=path)
-        model, optim, whole = state['model'], state['optim'], False
-    elif not self.sharded:
-        if self.adapter: load_adapter_state(self.model, ck['model_state'], str(path))
-        else: self.model.load_state_dict(ck['model_state'])
-        return self.opt.load_state_dict(ck['optimizer_state'])
-    else:
-        if self.adapter and set(ck['model_state']) != set(self._sharded_state()['model']):
-            raise CheckpointError(f'{path}: its adapter tensors do not fit this model; was it trained with other lora_targets, lora_r or use_dora?')
-        model, optim, whole = ck['model_state'], optimizer_state_by_name(self.model, self.opt, ck['optimizer_state']), True
-    set_state_dict(self.model, self.opt, model_state_dict=model, optim_state_dict=optim,
-                   options=StateDictOptions(full_state_dict=whole, strict=not self.adapter))
-Trainer._load_weights = _load_weights
-
-# %% ../nbs/09_train.ipynb #c045
-def _readable_step(path: Path) -> int | None:
-    if path.is_dir() and not (path / '.metadata').is_file(): return None   # a sharded step directory without its index
-    try: return read_checkpoint(path)['step']
-    except Exception: return None
-
-def latest_checkpoint(cfg: SFTConfig) -> Path | None:
-    "The readable checkpoint of `cfg`'s run with the most steps (a step checkpoint or the final one), or None; stale temporary files are deleted."
-    for tmp in cfg.run_dir.glob(f'.{cfg.run_name}-sft_*.tmp'): remove_checkpoint(tmp)   # under torchrun every process looks
-    final = checkpoint_name(cfg, 'final')
-    at = _readable_step(final) if final.exists() else None
-    # only step checkpoints beyond the final one are opened (usually none); each opening is memory-mapped and cheap
-    newer = [p for n, p in reversed(step_checkpoints(cfg)) if at is None or n > at]
-    return next((p for p in newer if _readable_step(p) is not None), None if at is None else final)
 
 # %% ../nbs/09_train.ipynb #c047
+@patch
 def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
     rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
            'tokens_per_s': r['real_tokens'] / seconds, 'padding': 1 - r['real_tokens'] / r['padded_tokens'],
@@ -620,9 +399,9 @@ def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
         self.log.info(f"step {self.step}/{self.cfg.max_steps} loss {r['loss']:.4f} lr {rec['lr']:.2e} grad_norm {r['grad_norm']:.3f} "
                       f"tok/s {rec['tokens_per_s']:.0f} MFU {rec['mfu']:.0%} elapsed {rec['elapsed_s']:.0f}s eta {eta:.0f}s")
     return rec
-Trainer._log_step = _log_step
 
 # %% ../nbs/09_train.ipynb #c048
+@patch
 def _eval_and_check(self: Trainer) -> bool:
     "Evaluate, log, keep the best checkpoint; True when early stopping says stop."
     rec = self._evaluate()
@@ -633,9 +412,9 @@ def _eval_and_check(self: Trainer) -> bool:
     for note in notes: self.log.info(f'step {self.step}: {note}')
     if improved and self.step > 0: self.save('best')
     return stop
-Trainer._eval_and_check = _eval_and_check
 
 # %% ../nbs/09_train.ipynb #c049
+@patch
 @contextmanager
 def _catch_interrupt(self: Trainer):
     "While training, Ctrl-C (SIGINT) asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
@@ -650,6 +429,7 @@ def _catch_interrupt(self: Trainer):
     try: yield
     finally: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
+@patch
 def _interrupt_requested(self: Trainer) -> bool:
     "Whether Ctrl-C was pressed; under torchrun, whether any process saw it, so that all of them stop at the same step."
     if self.dist.world == 1: return self.interrupted
@@ -657,6 +437,7 @@ def _interrupt_requested(self: Trainer) -> bool:
     torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
     return bool(flag.item())
 
+@patch
 def _stop_interrupted(self: Trainer):
     "Save the step just finished (unless it was saved already) and raise `TrainingInterrupted` naming the checkpoint."
     path = self._checkpoint_path(self.step) if getattr(self, 'saved_step', None) == self.step else self.save(self.step)
@@ -666,8 +447,7 @@ def _stop_interrupted(self: Trainer):
     if self.dist.world > 1: torch.distributed.barrier()   # process 0 has written the checkpoint
     raise TrainingInterrupted(msg)
 
-Trainer._catch_interrupt, Trainer._interrupt_requested, Trainer._stop_interrupted = _catch_interrupt, _interrupt_requested, _stop_interrupted
-
+@patch
 def fit(self: Trainer) -> Path:
     "Train to `max_steps` (or early stop); write the final checkpoint, loss curve and logs; return the final path."
     from tqdm.auto import tqdm
@@ -684,8 +464,7 @@ def fit(self: Trainer) -> Path:
         try: self._loop(bar, start, t0)
         finally: bar.close()   # before any error message, so that the message is the last line
     return self._finish(t0)
-Trainer.fit = fit
-
+@patch
 def _loop(self: Trainer, bar, start: int, t0: float):
     cfg = self.cfg
     while self.step < cfg.max_steps:
@@ -708,9 +487,9 @@ def _loop(self: Trainer, bar, start: int, t0: float):
         if self.dist.main: self.curve.update(self.history)
         if stop: break
         if self.step < cfg.max_steps and self._interrupt_requested(): self._stop_interrupted()
-Trainer._loop = _loop
 
 # %% ../nbs/09_train.ipynb #c050
+@patch
 def _finish(self: Trainer, t0: float) -> Path:
     if not any(h['step'] == self.step and 'val_loss' in h for h in self.history): self._eval_and_check()
     path = self.save('final')
@@ -719,8 +498,6 @@ def _finish(self: Trainer, t0: float) -> Path:
     self.log.info(f'finished at step {self.step} in {time.time() - t0:.0f}s; final checkpoint {path}')
     if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
     return path
-Trainer._finish = _finish
-
 def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
     "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set, 'auto' for the run's newest checkpoint); return the path of `<run_name>-sft_final.pt`."
     trainer = Trainer(cfg, pretrained, quiet=quiet)

@@ -5,7 +5,8 @@ import pytest
 from pathlib import Path
 from modern_llm.config import preset
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.train import latest_checkpoint, run_sft, tiny_pretrained, checkpoint_name
+from modern_llm.checkpoints import latest_checkpoint, checkpoint_name
+from modern_llm.train import run_sft, tiny_pretrained
 
 STEPS = 24
 SCRIPT = """
