@@ -28,6 +28,7 @@ demo: install
 	@echo "report: experiments/runs/local/report.ipynb; eval: experiments/runs/local/eval.json"
 
 # Our trainer against a plain transformers loop and TRL's SFTTrainer on SmolLM2-135M; writes experiments/bench/bench.md.
+# The benchmark is the sub-package modern_llm.bench (nbs/15_bench_data.ipynb to nbs/15d_bench_harness.ipynb).
 bench: install
 	$(BIN)/modern-llm bench --out experiments/bench
 

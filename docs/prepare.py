@@ -42,8 +42,9 @@ def page(nb_path: Path, dest: Path):
     dest.write_text(json.dumps(nb, ensure_ascii=False), encoding='utf-8')
 
 def modules() -> list:
-    "The library's modules, by name."
-    return sorted(p.stem for p in (ROOT / 'modern_llm').glob('*.py') if not p.stem.startswith('_'))
+    "The library's modules, by name under `modern_llm`; those of a sub-package dotted (`bench.harness`)."
+    lib = ROOT / 'modern_llm'
+    return sorted('.'.join(p.relative_to(lib).with_suffix('').parts) for p in lib.rglob('*.py') if not p.name.startswith('_'))
 
 def notebooks() -> list:
     "The notebooks in reading order: the numbered ones by name, then the run notebook."

@@ -165,7 +165,7 @@ def cmd_plan(args) -> int:
 
 # %% ../nbs/13_cli.ipynb #c018
 def cmd_bench(args) -> int:
-    from modern_llm.bench import bench_main
+    from modern_llm.bench.harness import bench_main   # here, not above: the library never imports the benchmark
     return bench_main(args)
 
 STAGES = ('sft',)
