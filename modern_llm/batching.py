@@ -13,8 +13,8 @@ from .masking import IGNORE, TokenizedData
 
 # %% auto #0
 __all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report',
-           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'prepare_streamed', 'data_report',
-           'format_report', 'plot_lengths']
+           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'prepare_streamed', 'text_data',
+           'data_report', 'format_report', 'plot_lengths']
 
 # %% ../nbs/05_batching.ipynb #c006
 def _round_up(n: int, multiple: int) -> int: return -(-n // multiple) * multiple
@@ -255,6 +255,28 @@ def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedD
     reports = [by_spec[s] for s in cfg.sft_datasets]
     (folder / 'reports.json').write_text(json.dumps([{**dataclasses.asdict(r), 'skipped': dict(r.skipped)} for r in reports]))
     return PreparedData(train_data, eval_data, tok, style, reports, name)
+
+# %% ../nbs/05_batching.ipynb #c035t8
+def _text_docs(source: str | None) -> list:
+    from modern_llm.tasks import ASSETS_DIR, GENERAL_TEXT_FILE
+    from modern_llm.data import DataError, _rows_of
+    path = Path(source).expanduser() if source else ASSETS_DIR / GENERAL_TEXT_FILE
+    if path.suffix == '.txt':
+        if not path.is_file(): raise DataError(f"text file '{source}' does not exist")
+        return [p.strip() for p in path.read_text(encoding='utf-8').split('\n\n') if p.strip()]
+    docs = [r.get('text') for r in _rows_of(source) if isinstance(r, dict)]
+    docs = [d for d in docs if isinstance(d, str) and d.strip()]
+    if not docs: raise DataError(f"'{source}' has no rows with a non-empty 'text' field; give a .txt file or text rows")
+    return docs
+
+# %% ../nbs/05_batching.ipynb #c035t9
+def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
+    "Plain-text documents as fully trained rows of at most `max_seq_len` tokens."
+    rows = []
+    for ids in tok(_text_docs(source), add_special_tokens=False).input_ids:
+        ids = ids + [tok.eos_token_id]
+        rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
+    return TokenizedData.from_rows(rows, ['text'] * len(rows))
 
 # %% ../nbs/05_batching.ipynb #c037
 def _length_stats(data: TokenizedData) -> dict:

@@ -9,8 +9,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import torch
 from .config import ConfigError, SFTConfig, to_dict, save_config
-from .masking import IGNORE, TokenizedData
-from .batching import BatchPlan, BatchStream, prepare_data
+from .masking import IGNORE
+from .batching import BatchPlan, BatchStream, prepare_data, text_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
 from .model import ModernDecoderLM, ModelConfig, document_spans
 from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
@@ -29,7 +29,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'count_trained', 'document_lengths', 'model_flops',
-           'to_device', 'train_step', 'evaluate_loss', 'text_data', 'TrainingError', 'CheckpointWriteError',
+           'to_device', 'forward_batch', 'train_step', 'evaluate_loss', 'TrainingError', 'CheckpointWriteError',
            'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c012
@@ -62,6 +62,11 @@ def model_flops(model, micro_batches) -> int:
 def to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
+def forward_batch(model, batch: dict, device, amp_dtype=None):
+    "`model`'s output on `batch`, moved to `device`, under autocast to `amp_dtype` when one is given (else FP32): training and evaluation alike."
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        return model(**to_device(batch, device))
+
 # %% ../nbs/09_train.ipynb #c010
 def _summed(t: torch.Tensor, dist: Dist) -> torch.Tensor:
     "`t` summed over the torchrun processes (itself in a single process)."
@@ -79,8 +84,7 @@ def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_cl
     total = torch.zeros((), device=device)
     for i, b in enumerate(micro_batches):
         with _gradient_sync(model, dist.world == 1 or i == len(micro_batches) - 1):
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                out = model(**to_device(b, device))
+            out = forward_batch(model, b, device, amp_dtype)
             (out.loss_sum * dist.world / n_trained).backward()
         total += out.loss_sum.detach().float()
     counts = [sum(int(b['attention_mask'].sum()) for b in micro_batches), sum(b['input_ids'].numel() for b in micro_batches),
@@ -114,35 +118,12 @@ def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -
     total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
     batches, counted = _lockstep(batches, model, device)
     for b in batches[:counted]:
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(**to_device(b, device))
+        out = forward_batch(model, b, device, amp_dtype)
         total += out.loss_sum.float(); n += out.n_tokens
-    for b in batches[counted:]: model(**to_device(b, device))
+    for b in batches[counted:]: forward_batch(model, b, device, amp_dtype)
     total, n = _summed(total, dist), _summed(n, dist)
     model.train(was_training)
     return (total / n.clamp(min=1)).item()
-
-# %% ../nbs/09_train.ipynb #c018
-def _text_docs(source: str | None) -> list:
-    from modern_llm.tasks import ASSETS_DIR, GENERAL_TEXT_FILE
-    from modern_llm.data import DataError, _rows_of
-    path = Path(source).expanduser() if source else ASSETS_DIR / GENERAL_TEXT_FILE
-    if path.suffix == '.txt':
-        if not path.is_file(): raise DataError(f"text file '{source}' does not exist")
-        return [p.strip() for p in path.read_text(encoding='utf-8').split('\n\n') if p.strip()]
-    docs = [r.get('text') for r in _rows_of(source) if isinstance(r, dict)]
-    docs = [d for d in docs if isinstance(d, str) and d.strip()]
-    if not docs: raise DataError(f"'{source}' has no rows with a non-empty 'text' field; give a .txt file or text rows")
-    return docs
-
-# %% ../nbs/09_train.ipynb #c019
-def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
-    "Plain-text documents as fully trained rows of at most `max_seq_len` tokens."
-    rows = []
-    for ids in tok(_text_docs(source), add_special_tokens=False).input_ids:
-        ids = ids + [tok.eos_token_id]
-        rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
-    return TokenizedData.from_rows(rows, ['text'] * len(rows))
 
 # %% ../nbs/09_train.ipynb #c033b
 LOCK_FILE = '.run.lock'
