@@ -8,8 +8,8 @@ import functools, inspect, re, sys
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .model import (ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, attention_mask_4d,
-                              default_positions, native_from_state, training_flops)
+from .model import ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions, native_from_state, training_flops
+from .attention import attention_mask_4d
 from .tokenizer import resolve_style
 from .masking import IGNORE
 

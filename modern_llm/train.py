@@ -12,7 +12,8 @@ from .config import ConfigError, SFTConfig, to_dict, save_config
 from .masking import IGNORE
 from .batching import BatchPlan, BatchStream, prepare_data, text_data
 from .optim import make_optimizer, make_scheduler, clip_gradients
-from .model import ModernDecoderLM, ModelConfig, document_spans
+from .model import ModernDecoderLM, ModelConfig
+from .attention import document_spans
 from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
                                     checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
                                     checkpoint_bytes, whole_state, save_sharded, load_weights)
