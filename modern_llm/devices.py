@@ -20,7 +20,7 @@ def pick_device(cfg: SFTConfig, local_rank: int = 0) -> torch.device:
     "The device `cfg.device` names; 'auto' is cuda when available, else cpu. Under torchrun each process takes GPU `local_rank`."
     if cfg.device == 'auto': return torch.device('cuda', local_rank) if torch.cuda.is_available() else torch.device('cpu')
     if cfg.device.startswith('cuda') and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{cfg.device}' asked for, but no CUDA device is available; use device='cpu' or 'auto'")
+        raise ConfigError(f"device '{cfg.device}' asked for, but no CUDA device is available; use device='cpu' or 'auto'")
     return torch.device('cuda', local_rank) if cfg.device == 'cuda' else torch.device(cfg.device)
 
 def native_bf16(device: torch.device) -> bool:
