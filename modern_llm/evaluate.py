@@ -15,7 +15,7 @@ from .hub import Pretrained, load_pretrained
 from .generate import generate
 from .masking import tokenize_examples
 from .batching import BatchPlan, BatchStream
-from .train import evaluate_loss
+from .step import evaluate_loss
 
 # %% auto #0
 __all__ = ['QUICK_PROMPTS', 'ABILITIES', 'prompt_text', 'answer_prompts', 'markdown_table', 'task_accuracy', 'loss_by_source',

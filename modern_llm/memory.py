@@ -86,7 +86,7 @@ SHAPES = {
 NF4_BYTES = 0.516        # 4 bits, plus double-quantized absmax scales (bitsandbytes: about 4.13 bits per weight)
 CPU_RUNTIME_BYTES = 0.6e9   # RSS of the training process before the model and data are loaded, measured here
 # glibc keeps freed activations in its heap, broken up by live blocks: extra peak RSS as a share of the activations, measured on
-# SmolLM2-135M (2 x 4 x 256 tokens, FP32: full 4.91 GB, LoRA 5.83 GB, QLoRA 6.43 GB); none with lean_cpu_memory (09_train)
+# SmolLM2-135M (2 x 4 x 256 tokens, FP32: full 4.91 GB, LoRA 5.83 GB, QLoRA 6.43 GB); none with lean_cpu_memory (09e_devices)
 CPU_ALLOCATOR_OVERHEAD = {'full': 0.2, 'lora': 1.0, 'qlora': 1.4}
 
 SHARDED_PARTS = ('weights', 'gradients', 'optimizer state')
@@ -231,7 +231,8 @@ def model_shape(spec) -> ModelConfig | None:
 _MEASURE = '''
 import json, sys, time, torch
 from modern_llm.config import from_dict
-from modern_llm.train import Trainer, train_step
+from modern_llm.train import Trainer
+from modern_llm.step import train_step
 cfg, shape, steps = from_dict(json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3])
 pre = None
 if shape:

@@ -5,15 +5,13 @@
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
 import dataclasses, errno, json, math, os, random, shutil, signal, socket, threading, time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 import torch
 from .config import ConfigError, SFTConfig, to_dict, save_config
-from .masking import IGNORE
 from .batching import BatchPlan, BatchStream, prepare_data, text_data
-from .optim import make_optimizer, make_scheduler, clip_gradients
-from .model import ModernDecoderLM, ModelConfig
-from .attention import document_spans
+from .optim import make_optimizer, make_scheduler
+from .step import train_step, evaluate_loss
 from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
                                     checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
                                     checkpoint_bytes, whole_state, save_sharded, load_weights)
@@ -23,108 +21,14 @@ from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_bas
 from .trackers import Trackers, require_trackers
 from .neftune import NEFTune
 from .run_log import RunLog, LossCurve, Monitor, make_run_dir
-from .devices import (pick_device, autocast_dtype, return_freed_memory, matmul_peak, Dist, dist_env, check_world,
-                                init_distributed, close_distributed, main_first, shard_model, is_sharded, set_packed_attention,
+from .devices import (pick_device, autocast_dtype, return_freed_memory, matmul_peak, dist_env, check_world,
+                                init_distributed, close_distributed, main_first, shard_model, set_packed_attention,
                                 use_compile, compile_blocks)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'tiny_model', 'tiny_pretrained', 'count_trained', 'document_lengths', 'model_flops',
-           'to_device', 'forward_batch', 'train_step', 'evaluate_loss', 'TrainingError', 'CheckpointWriteError',
-           'TrainingInterrupted', 'lock_run_dir', 'Trainer', 'run_sft']
-
-# %% ../nbs/09_train.ipynb #c012
-def tiny_model(vocab_size: int, seed: int = 0, **kw) -> ModernDecoderLM:
-    "A small randomly initialised `ModernDecoderLM` for tests and smoke runs."
-    torch.manual_seed(seed)
-    return ModernDecoderLM(ModelConfig(**{**dict(vocab_size=vocab_size, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                                                 d_ff=128, max_seq_len=1024), **kw}))
-
-def tiny_pretrained(tokenizer_name: str = 'smollm2-135m', seed: int = 0) -> Pretrained:
-    "A `tiny_model` with a real tokenizer and its prompt style, ready for `run_sft`."
-    from modern_llm.tokenizer import load_tokenizer, resolve_style
-    tok = load_tokenizer(tokenizer_name)
-    return Pretrained(tiny_model(len(tok), seed), tok, resolve_style('auto', tok), tokenizer_name)
-
-# %% ../nbs/09_train.ipynb #c009
-def count_trained(batch: dict) -> torch.Tensor:
-    "Tokens that contribute to the loss: shifted labels that are not IGNORE."
-    return (batch['labels'][:, 1:] != IGNORE).sum()
-
-def document_lengths(batch: dict) -> list:
-    "Token counts of a batch's documents: each packed document, or each padded row's real tokens."
-    if 'doc_ids' in batch: return [e - s for _, s, e in document_spans(batch['doc_ids'])]
-    return batch['attention_mask'].sum(1).tolist()
-
-def model_flops(model, micro_batches) -> int:
-    "Useful training FLOPs of `micro_batches`: each document at its own length (`model.document_flops`), no padding."
-    return sum(model.document_flops(document_lengths(b)) for b in micro_batches)
-
-def to_device(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-def forward_batch(model, batch: dict, device, amp_dtype=None):
-    "`model`'s output on `batch`, moved to `device`, under autocast to `amp_dtype` when one is given (else FP32): training and evaluation alike."
-    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        return model(**to_device(batch, device))
-
-# %% ../nbs/09_train.ipynb #c010
-def _summed(t: torch.Tensor, dist: Dist) -> torch.Tensor:
-    "`t` summed over the torchrun processes (itself in a single process)."
-    if dist.world > 1: torch.distributed.all_reduce(t)
-    return t
-
-def _gradient_sync(model, on: bool):
-    "A context whose backward passes reduce gradients across processes only if `on`: DDP's `no_sync`, FSDP2's `set_requires_gradient_sync`."
-    if hasattr(model, 'set_requires_gradient_sync'): model.set_requires_gradient_sync(on); return nullcontext()
-    return nullcontext() if on else model.no_sync()
-
-def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0, dist: Dist = Dist()) -> dict:
-    "One optimizer step over `micro_batches` (under torchrun, this process's share of the step); returns loss, grad norm, token counts of the whole step and whether it was skipped."
-    n_trained = _summed(sum(count_trained(b) for b in micro_batches).to(device), dist)
-    total = torch.zeros((), device=device)
-    for i, b in enumerate(micro_batches):
-        with _gradient_sync(model, dist.world == 1 or i == len(micro_batches) - 1):
-            out = forward_batch(model, b, device, amp_dtype)
-            (out.loss_sum * dist.world / n_trained).backward()
-        total += out.loss_sum.detach().float()
-    counts = [sum(int(b['attention_mask'].sum()) for b in micro_batches), sum(b['input_ids'].numel() for b in micro_batches),
-              model_flops(getattr(model, 'module', model), micro_batches)]
-    exact = torch.float32 if device.type == 'mps' else torch.float64   # FLOPs pass 2**24; MPS has no float64
-    step = _summed(torch.cat([total[None].to(exact), torch.tensor(counts, dtype=exact, device=device)]), dist)
-    loss = (step[0] / n_trained).item()
-    norm = clip_gradients(model, grad_clip) if math.isfinite(loss) else torch.tensor(float('nan'))
-    skipped = not (math.isfinite(loss) and torch.isfinite(norm))
-    if not skipped: opt.step(); sched.step()
-    opt.zero_grad(set_to_none=True)
-    real, padded, flops = step[1:].tolist()
-    return dict(loss=loss, grad_norm=float(norm), trained_tokens=int(n_trained), real_tokens=int(real), padded_tokens=int(padded),
-                flops=flops, skipped=skipped)
-
-# %% ../nbs/09_train.ipynb #c015
-def _lockstep(batches, model, device) -> tuple:
-    "(batches, how many count): under fsdp every forward pass gathers weights from all processes, so a process with fewer batches than another runs extra passes (on a fully masked row) whose losses are left out."
-    batches = list(batches)
-    if not is_sharded(model): return batches, len(batches)
-    most = torch.tensor(len(batches), device=device); torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
-    masked = {'input_ids': torch.zeros(1, 8, dtype=torch.long), 'attention_mask': torch.ones(1, 8, dtype=torch.long),
-              'labels': torch.full((1, 8), IGNORE)}
-    return batches + [masked] * (int(most) - len(batches)), len(batches)
-
-@torch.no_grad()
-def evaluate_loss(model, batches, device, amp_dtype=None, dist: Dist = Dist()) -> float:
-    "Mean loss per trained token over `batches`; under torchrun `batches` is this process's share, and the sums of all shares are combined."
-    was_training = model.training
-    model.eval()
-    total, n = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-    batches, counted = _lockstep(batches, model, device)
-    for b in batches[:counted]:
-        out = forward_batch(model, b, device, amp_dtype)
-        total += out.loss_sum.float(); n += out.n_tokens
-    for b in batches[counted:]: forward_batch(model, b, device, amp_dtype)
-    total, n = _summed(total, dist), _summed(n, dist)
-    model.train(was_training)
-    return (total / n.clamp(min=1)).item()
+__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer',
+           'run_sft']
 
 # %% ../nbs/09_train.ipynb #c033b
 LOCK_FILE = '.run.lock'

@@ -16,7 +16,8 @@ __all__ = ['run_ours', 'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run
 def run_ours(spec: BenchSpec, finetune: str = 'full') -> BenchResult:
     from modern_llm.config import SFTConfig
     from modern_llm.hub import load_pretrained
-    from modern_llm.train import Trainer, train_step
+    from modern_llm.train import Trainer
+    from modern_llm.step import train_step
     dtype = fastest_dtype(spec.torch_device)
     with tempfile.TemporaryDirectory() as out:
         settings = dict(run_name='bench-ours', output_dir=out, base_model=str(spec.hf_dir), sft_datasets=[str(spec.data_path)],
@@ -56,7 +57,7 @@ def bench_data(spec: BenchSpec, tok):
 def run_plain(spec: BenchSpec) -> BenchResult:
     from modern_llm.batching import collate
     from modern_llm.model import document_flops
-    from modern_llm.train import document_lengths
+    from modern_llm.step import document_lengths
     tok, c = hf_tokenizer_and_config(spec)
     dtype, device = fastest_dtype(spec.torch_device), spec.torch_device
     data = bench_data(spec, tok)
