@@ -44,7 +44,7 @@ def make_scheduler(opt, cfg: SFTConfig) -> torch.optim.lr_scheduler.LambdaLR:
 
 # %% ../nbs/08_optim.ipynb #c017
 def clip_gradients(model: nn.Module, max_norm: float) -> torch.Tensor:
-    "Clip the global gradient norm to `max_norm` in place; return the norm before clipping, summed in FP64 and whole when the gradients are FSDP2's shards (`DTensor`s)."
+    "Clip the global gradient norm to `max_norm` in place; return the norm before clipping, summed in FP64 and whole when the gradients are FSDP2's `DTensor` shards."
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]))
     norm = (norm.full_tensor() if hasattr(norm, 'full_tensor') else norm).float()
