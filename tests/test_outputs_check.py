@@ -24,6 +24,16 @@ def test_a_kept_output_that_differs_fails_with_the_cell_and_a_diff(tmp_path):
     assert not ok and 'holds outputs (cells b2) but is not a teaching notebook' in msgs[0], msgs
     assert outputs.check_one(notebook(tmp_path / 'plain.ipynb', [('a1', 'assert 2 + 2 == 4', None)]), teaching=False)[0]
 
+def check_in_fresh_process(nb: Path) -> tuple:
+    """`outputs.check_one(nb, teaching=True)` in a new process, as `make nbtest` runs notebooks: in pytest's own process an
+    earlier test may have switched matplotlib to Agg (the CLI does), and then a plot shows nothing inline."""
+    import subprocess, sys
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(outputs.__file__).parent)!r}); import outputs; from pathlib import Path; "
+            f"ok, _, msgs = outputs.check_one(Path({str(nb)!r}), teaching=True); print(json.dumps([ok, msgs]))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return tuple(json.loads(r.stdout.strip().splitlines()[-1]))
+
 def test_what_varies_between_runs_is_not_compared(tmp_path):
     src = ("import sys, tempfile, matplotlib.pyplot as plt\nd = tempfile.mkdtemp()\n"
            "print(object(), d + '/run/x.pt')\nprint('57%|#### 4/7 [00:01<00:00, 2.7it/s]', file=sys.stderr)\n_ = plt.plot([1, 2])")
@@ -32,11 +42,11 @@ def test_what_varies_between_runs_is_not_compared(tmp_path):
     cells = json.loads(nb.read_text())['cells']
     cells[0]['outputs'].append({'output_type': 'display_data', 'metadata': {}, 'data': {'image/png': 'iVBORw0KGgo=\n', 'text/plain': ['<Figure size 640x480 with 1 Axes>']}})
     nb.write_text(json.dumps({**json.loads(nb.read_text()), 'cells': cells}))
-    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    ok, msgs = check_in_fresh_process(nb)
     assert ok, msgs
     cells[0]['outputs'].pop()                                  # a kept image that the code no longer draws is a difference
     nb.write_text(json.dumps({**json.loads(nb.read_text()), 'cells': cells}))
-    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    ok, msgs = check_in_fresh_process(nb)
     assert not ok and '+<image/png>' in msgs[0], msgs
 
 def test_a_failing_cell_fails_the_notebook(tmp_path):
