@@ -15,8 +15,8 @@ from .model import ModelLoadError
 # %% auto #0
 __all__ = ['projection_names', 'target_names', 'lora_config', 'inject_lora', 'lora_param_count', 'nf4_linear',
            'quantize_projections', 'dequantize_projections', 'adapter_spec', 'add_adapters', 'weights_fingerprint',
-           'adapter_state', 'load_adapter_state', 'merge_adapters', 'BaseMismatch', 'check_base', 'model_from_adapter',
-           'peft_names', 'export_adapter']
+           'adapter_entries', 'adapter_state', 'load_adapter_state', 'merge_adapters', 'BaseMismatch', 'check_base',
+           'model_from_adapter', 'peft_names', 'export_adapter']
 
 # %% ../nbs/08a_adapters.ipynb #c008
 def _is_projection(m: nn.Module) -> bool:
@@ -122,9 +122,13 @@ def weights_fingerprint(model: nn.Module) -> str:
         h.update(flat[::max(1, flat.numel() // 4096)].float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
+def adapter_entries(state: dict) -> dict:
+    "The adapter entries of a state dict (PEFT's `lora_` weights and DoRA magnitudes): whole or sharded, the names are the same."
+    return {n: t for n, t in state.items() if '.lora_' in n}
+
 def adapter_state(model: nn.Module) -> dict:
-    "The adapter tensors of `model` (PEFT's `lora_` weights and DoRA magnitudes), by their names in `model`."
-    return {n: t.detach() for n, t in model.state_dict().items() if '.lora_' in n}
+    "The adapter tensors of `model`, by their names in `model` (a state dict's tensors are detached already)."
+    return adapter_entries(model.state_dict())
 
 # %% ../nbs/08a_adapters.ipynb #c039
 def load_adapter_state(model: nn.Module, state: dict, source: str = 'checkpoint'):

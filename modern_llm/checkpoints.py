@@ -188,24 +188,25 @@ def checkpoint_bytes(model) -> tuple:
 # %% ../nbs/09d_checkpoints.ipynb #k051
 def whole_state(model, opt=None, sharded: bool = False, adapter: bool = False, main: bool = True) -> dict:
     "`model_state` (the adapters alone for an adapter run) and, given `opt`, `optimizer_state` as one process holds them; gathered to process 0's CPU when `sharded`."
+    from modern_llm.adapters import adapter_entries   # adapters build on the loading code, which builds on this module
     if not sharded:
-        from modern_llm.adapters import adapter_state   # adapters build on the loading code, which builds on this module
-        return dict(model_state=adapter_state(model) if adapter else model.state_dict(),
-                    **({'optimizer_state': opt.state_dict()} if opt is not None else {}))
+        state = model.state_dict()
+        return dict(model_state=adapter_entries(state) if adapter else state, **({'optimizer_state': opt.state_dict()} if opt is not None else {}))
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
     whole = StateDictOptions(full_state_dict=True, cpu_offload=True)
     state = get_model_state_dict(model, options=whole)
-    out = dict(model_state={n: t for n, t in state.items() if '.lora_' in n} if adapter else state)
-    if opt is not None:
+    out = dict(model_state=adapter_entries(state) if adapter else state)
+    if opt is not None:   # every process takes part in gathering the optimizer state; process 0 keeps it
         osd = get_optimizer_state_dict(model, opt, options=whole)
         out['optimizer_state'] = optimizer_state_by_id(model, opt, osd) if main else {}
     return out
 
 def sharded_state(model, opt, adapter: bool = False) -> dict:
     "This process's shards of the model (the adapters alone for an adapter run) and the optimizer, as `torch.distributed.checkpoint` saves and loads them."
+    from modern_llm.adapters import adapter_entries
     from torch.distributed.checkpoint.state_dict import get_state_dict
     state, optim = get_state_dict(model, opt)
-    return {'model': {n: t for n, t in state.items() if '.lora_' in n} if adapter else state, 'optim': optim}
+    return {'model': adapter_entries(state) if adapter else state, 'optim': optim}
 
 # %% ../nbs/09d_checkpoints.ipynb #k052
 def save_sharded(target: Path, model, opt, train_state, adapter: bool = False, main: bool = True) -> Path:

@@ -108,7 +108,6 @@ def _slices_by_mask() -> bool:
         return slice_logits_to_keep(torch.zeros(1, 2, 1), torch.tensor([[True, False]])).shape == (1, 1)
     except Exception: return False
 
-
 # %% ../nbs/07a_hf.ipynb #h029c
 class HFCausalLM(nn.Module):
     "A transformers causal LM with the native interface (`forward` -> `LMOutput`, `new_cache`)."
@@ -196,7 +195,7 @@ def _isolates(self: HFCausalLM, dense_mask: bool) -> bool:
 # %% ../nbs/07a_hf.ipynb #h030
 @patch
 def forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
-                lengths=None, cache=None, logits: str = 'auto') -> LMOutput:
+            lengths=None, cache=None, logits: str = 'auto') -> LMOutput:
     "The native model's `forward`, for a transformers model (`cache` is a transformers cache)."
     T = input_ids.shape[1]
     S = T + (cache.get_seq_length() if cache is not None else 0)

@@ -185,7 +185,7 @@ def check_memory(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = 
     "The plan of `cfg`; `MemoryPlanError` when it does not fit, naming the estimate, what there is and the cheapest fix."
     plan = memory_plan(cfg, shape, device, bf16, available, world)
     if plan.fits: return plan
-    fix = cheapest_fit(cfg, shape, device, bf16, available, world)
+    fix = cheapest_fit(cfg, shape, device, bf16, plan.available, world)   # the memory measured once, for every candidate
     hint = f'{fix[0]} would need {fix[1].total / 1e9:.1f} GB' if fix else 'no single change fits; use a machine with more memory'
     raise MemoryPlanError(f'memory plan: this run needs about {plan.total / 1e9:.1f} GB on {plan.device} but {plan.available / 1e9:.1f} GB '
                           f'is available; {hint}. See `modern-llm plan` for the parts, or pass --force (check_memory=False) to start anyway')

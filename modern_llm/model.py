@@ -241,7 +241,7 @@ class ModernDecoderLM(nn.Module):
 # %% ../nbs/06_model.ipynb #c033
 @patch
 def forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
-             lengths=None, cache: KVCache | None = None, logits: str = 'auto') -> LMOutput:
+            lengths=None, cache: KVCache | None = None, logits: str = 'auto') -> LMOutput:
     "Logits and/or the summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
     B, T = input_ids.shape
     S = T + (cache.length if cache is not None else 0)

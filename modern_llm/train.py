@@ -350,6 +350,7 @@ def fit(self: Trainer) -> Path:
         try: self._loop(bar, start, t0)
         finally: bar.close()   # before any error message, so that the message is the last line
     return self._finish(t0)
+
 @patch
 def _loop(self: Trainer, bar, start: int, t0: float):
     cfg = self.cfg
@@ -384,6 +385,7 @@ def _finish(self: Trainer, t0: float) -> Path:
     self.log.info(f'finished at step {self.step} in {time.time() - t0:.0f}s; final checkpoint {path}')
     if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
     return path
+
 def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
     "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set, 'auto' for the run's newest checkpoint); return the path of `<run_name>-sft_final.pt`."
     trainer = Trainer(cfg, pretrained, quiet=quiet)
