@@ -22,10 +22,13 @@ __all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'STREAM_BUF
 @dataclass
 class Turn:
     "One message. `context` holds a user turn's input/context text, kept apart so prompt styles can place it."
-    role: str            # 'user', 'assistant', or 'text' (a plain-text row, trained on every token)
+    role: str            # 'user', 'assistant', 'tool' (a tool's result), or 'text' (a plain-text row, trained on every token)
     content: str
     context: str = ''
     train: bool = True   # an assistant turn with train=False is shown to the model but never trained
+    reasoning: str = ''  # an assistant turn's reasoning (`reasoning_content` / `thinking`), rendered where the template places it
+    tool_calls: list | None = None   # an assistant turn's calls, OpenAI style: [{'type': 'function', 'function': {...}}]
+    extra: dict = field(default_factory=dict)   # other message keys the template reads as given (a tool turn's `tool_call_id`, `name`)
 
 @dataclass
 class Example:
@@ -34,6 +37,7 @@ class Example:
     system: str = ''
     source: str = ''
     meta: dict = field(default_factory=dict)
+    tools: list | None = None   # the functions the assistant may call (JSON schemas), passed to the chat template
 
     @property
     def response(self) -> str: return self.turns[-1].content

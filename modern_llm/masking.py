@@ -165,7 +165,7 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
     return TokenizedData.from_rows(rows, sources, report)
 
 # %% ../nbs/04_masking.ipynb #c025
-CACHE_VERSION = 2   # 2: untrained assistant turns and text rows
+CACHE_VERSION = 3   # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools
 
 def tokenizer_fingerprint(tok) -> str:
     "Hash of what decides how `tok` tokenizes and renders."
@@ -175,7 +175,9 @@ def tokenizer_fingerprint(tok) -> str:
 
 def data_fingerprint(examples, tok, style, max_seq_len, truncation) -> str:
     h = hashlib.sha256(json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, max_seq_len, truncation]).encode())
-    for ex in examples: h.update(json.dumps([ex.system, ex.source, [(t.role, t.content, t.context, t.train) for t in ex.turns]]).encode())
+    for ex in examples:
+        turns = [(t.role, t.content, t.context, t.train, t.reasoning, t.tool_calls, t.extra) for t in ex.turns]
+        h.update(json.dumps([ex.system, ex.source, ex.tools, turns], sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
 
 # %% ../nbs/04_masking.ipynb #c026
