@@ -176,7 +176,8 @@ def from_prompt_completion(row, keys=None) -> Example:
     completion_system, replies, _ = _message_turns(row.get('completion'), first='assistant', what='completion', keys=keys)
     if completion_system or not replies or replies[-1].role != 'assistant': raise SkipRow('completion must be assistant turns ending with one')
     for t in context: t.train = t.role != 'assistant'
-    return Example(context + replies, system=prompt_system or system, meta={'adjusted': sorted(notes)} if notes else {}, tools=_tools(row))
+    meta = {'adjusted': sorted(notes)} if notes else {}
+    return Example(context + replies, system=prompt_system or system, meta=meta, tools=_tools(row))
 
 def from_text(row) -> Example:
     "A plain-text row (continued pretraining): every token is trained, the EOS included."

@@ -71,7 +71,8 @@ def _turns_that_fit(segs, runs, n_bos: int, max_len: int) -> int:
 
 # %% ../nbs/04_masking.ipynb #c013
 def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None, runs=None) -> tuple:
-    "(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a response. `segs` and `runs` (its segments and their text runs' ids) spare encoding it again."
+    """(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a response.
+    `segs` and `runs` (its segments and the ids of their text runs, when already encoded) spare encoding it again."""
     segs = segments(ex, tok, style) if segs is None else segs
     runs = encode_texts([s.text for s in segs if not s.ids], tok) if runs is None else [np.asarray(r).tolist() for r in runs]
     ids, trained = encode_segments(segs, tok, iter(runs))
