@@ -150,7 +150,6 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
 # %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
 import dataclasses, functools, hashlib
-from collections import Counter
 from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns, hub_rows, stream_examples,
                              train_last_assistant, SourceReport, DataError, STREAM_BUFFER, _is_hub)
 from .tokenizer import load_tokenizer, resolve_style, cache_dir
@@ -240,7 +239,7 @@ def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedD
                       data_fingerprint(examples + held, tok, style, cfg.max_seq_len, cfg.truncation)])
     folder = cache_dir() / 'streamed' / hashlib.sha256(key.encode()).hexdigest()[:24]
     if (folder / 'reports.json').exists():
-        reports = [SourceReport(**{**r, 'skipped': Counter(r['skipped'])}) for r in json.loads((folder / 'reports.json').read_text())]
+        reports = [SourceReport(**r) for r in json.loads((folder / 'reports.json').read_text())]
         ev = load_tokenized(folder / 'eval') if (folder / 'eval').exists() else None
         return PreparedData(load_tokenized(folder / 'train'), ev, tok, style, reports, name)
     by_spec = {s: SourceReport(parse_source(s).name, requested=parse_source(s).n) for s in streams}
@@ -253,7 +252,7 @@ def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedD
     eval_data = tokenize_stream(held, tok, folder / 'eval', style, cfg.max_seq_len, cfg.truncation) if held else None
     by_spec.update(zip(listed, listed_reports))
     reports = [by_spec[s] for s in cfg.sft_datasets]
-    (folder / 'reports.json').write_text(json.dumps([{**dataclasses.asdict(r), 'skipped': dict(r.skipped)} for r in reports]))
+    (folder / 'reports.json').write_text(json.dumps([r.as_dict() for r in reports]))
     return PreparedData(train_data, eval_data, tok, style, reports, name)
 
 # %% ../nbs/05_batching.ipynb #c035t8
@@ -290,7 +289,8 @@ def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
     splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
     return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
             'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
-                             skipped=dict(r.skipped), skipped_rows=r.skipped_rows) for r in prep.sources],
+                             skipped=dict(r.skipped), skipped_rows=r.skipped_rows, adjusted=dict(r.adjusted),
+                             adjusted_rows=r.adjusted_rows) for r in prep.sources],
             'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated')} for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
             'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
@@ -303,7 +303,8 @@ def format_report(rep: dict) -> str:
         out.append(f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
                    + (f" ({s['requested']} sampled)" if s['requested'] else '')
                    + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio') else ''))
-        out += [f"  skipped {n}: {why} (rows {', '.join(map(str, s['skipped_rows'][why]))})" for why, n in s['skipped'].items()]
+        for kind in ('skipped', 'adjusted'):   # rows dropped, and rows kept after a repair (a leading assistant message dropped)
+            out += [f"  {kind} {n}: {why} (rows {', '.join(map(str, s[kind + '_rows'][why]))})" for why, n in s.get(kind, {}).items()]
     for split, m in rep['masking'].items():
         st = rep['lengths'][split]
         out.append(f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} trained), "

@@ -32,7 +32,8 @@ def _config_args(p: argparse.ArgumentParser):
                    help='base model: a .pt checkpoint, hub id, HF directory, GGUF file or smollm2-135m')
     p.add_argument('--tokenizer', help="tokenizer if not the base model's")
     p.add_argument('--train-on', choices=('all_assistant', 'last_assistant'), help='train multi-turn rows on every answer (default) or the last')
-    p.add_argument('--columns', help="column map for sources without their own @map:, e.g. 'instruction=question,output=answer'")
+    p.add_argument('--columns', help="column map for sources without their own @map:, e.g. 'instruction=question,output=answer'; "
+                                     "role= and content= name keys inside each message: 'messages=dialog,role=speaker,content=text'")
     p.add_argument('--eval-split', help='fraction of the training rows to hold out (e.g. 0.05), or an eval dataset spec')
     for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
                       ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str), ('lora-r', int),

@@ -12,11 +12,11 @@ from tqdm.auto import tqdm
 from .hub_access import hub_reachable, offline_mode
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'STREAM_BUFFER', 'TRAIN_ON', 'Turn', 'Example', 'SkipRow',
-           'DataError', 'from_alpaca', 'from_dolly', 'from_openorca', 'from_chat', 'from_prompt_completion',
-           'from_text', 'detect_format', 'SourceSpec', 'parse_columns', 'parse_source', 'local_rows', 'hub_rows',
-           'SourceReport', 'stream_examples', 'stream_source', 'load_source', 'train_last_assistant', 'load_examples',
-           'split_eval', 'mix_by_ratio']
+__all__ = ['ROLES', 'MESSAGE_KEYS', 'ADAPTERS', 'MESSAGE_LAYOUTS', 'LAYOUTS_HINT', 'LOCAL_SUFFIXES', 'NOT_UTF8', 'STREAM_BUFFER',
+           'TRAIN_ON', 'Turn', 'Example', 'SkipRow', 'DataError', 'from_alpaca', 'from_dolly', 'from_openorca',
+           'from_chat', 'from_sharegpt', 'from_prompt_completion', 'from_text', 'detect_format', 'SourceSpec',
+           'parse_columns', 'parse_source', 'local_rows', 'hub_rows', 'SourceReport', 'stream_examples',
+           'stream_source', 'load_source', 'train_last_assistant', 'load_examples', 'split_eval', 'mix_by_ratio']
 
 # %% ../nbs/01_data.ipynb #c006
 @dataclass
@@ -78,47 +78,119 @@ def from_openorca(row) -> Example:
                    system=_text(row, 'system_prompt', False))
 
 # %% ../nbs/01_data.ipynb #c013
-def _message_turns(msgs, first='user', what='messages') -> tuple:
-    "(system, turns) of a list of messages: an optional system message first, then roles alternating from `first`."
-    if not isinstance(msgs, list) or not msgs: raise SkipRow(f'{what} missing or not a list')
-    system, turns = '', []
+ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant', 'chatgpt': 'assistant', 'bing': 'assistant',
+         'bard': 'assistant', 'model': 'assistant', 'system': 'system', 'tool': 'tool', 'function': 'tool', 'observation': 'tool'}
+MESSAGE_KEYS = ('role', 'content')   # keys inside a message that a column map may rename: '@map:role=speaker,content=text'
+
+def _message_keys(m: dict, keys: dict | None) -> tuple:
+    "The (role, content) keys of message `m`: the column map's, else OpenAI's `role`/`content`, else ShareGPT's `from`/`value`."
+    if keys: return keys.get('role', 'role'), keys.get('content', 'content')
+    return ('role', 'content') if 'role' in m or 'from' not in m else ('from', 'value')
+
+def _tool_calls(calls) -> list:
+    "An assistant message's `tool_calls` in OpenAI's shape, JSON-string arguments parsed; `SkipRow` when malformed."
+    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls): raise SkipRow('tool_calls is not a list of objects')
+    out = []
+    for c in calls:
+        f = c.get('function', c)
+        if not isinstance(f, dict) or not isinstance(f.get('name'), str): raise SkipRow('a tool call has no function name')
+        args = f.get('arguments')
+        if isinstance(args, str):
+            try: args = json.loads(args)
+            except json.JSONDecodeError: raise SkipRow('tool call arguments are not valid JSON') from None
+        out.append({**{k: c[k] for k in ('id',) if k in c}, 'type': 'function', 'function': {**f, 'arguments': args}})
+    return out
+
+# %% ../nbs/01_data.ipynb #c013a
+def _turn(m: dict, role: str, content_key: str) -> Turn:
+    "The turn of message `m`, whose role is already known; `SkipRow` for an assistant message with nothing to learn."
+    content = _text(m, content_key, False)
+    if role == 'tool': return Turn('tool', content, extra={k: m[k] for k in ('tool_call_id', 'name') if m.get(k) is not None})
+    if role != 'assistant': return Turn(role, content)
+    calls = _tool_calls(m['tool_calls']) if m.get('tool_calls') else None
+    if not content.strip() and not calls: raise SkipRow('assistant message with neither content nor tool_calls')
+    field = next((k for k in ('reasoning_content', 'thinking') if m.get(k) is not None), None)
+    return Turn('assistant', content, reasoning=_text(m, field, False) if field else '', tool_calls=calls)
+
+# %% ../nbs/01_data.ipynb #c013b
+def _message_turns(msgs, first='user', what='messages', keys=None, inline_calls=False) -> tuple:
+    "(system, turns, notes) of a list of messages: an optional system message, then turns alternating from `first`."
+    if not isinstance(msgs, list): raise SkipRow(f'{what} missing or not a list')
+    if not msgs: raise SkipRow(f'empty {what}')
+    system, turns, notes = '', [], set()
     for i, m in enumerate(msgs):
         if not isinstance(m, dict): raise SkipRow('message is not an object')
-        role = m.get('role')
-        if role == 'system' and i == 0: system = _text(m, 'content', False); continue
-        expected = ('user', 'assistant')[(len(turns) + (first == 'assistant')) % 2]
-        if role != expected: raise SkipRow(f'roles must alternate user/assistant (got {role!r} at message {i} of {what})')
-        turns.append(Turn(role, _text(m, 'content', required=role == 'assistant')))
-    return system, turns
+        role_key, content_key = _message_keys(m, keys)
+        name = m.get(role_key)
+        role = ROLES.get(name.strip().lower()) if isinstance(name, str) else None
+        if role is None: raise SkipRow(f'unknown role {name!r}' if name is not None else f'message without {role_key!r}')
+        if role == 'system':
+            if i: raise SkipRow('system message after the first message')
+            system = _text(m, content_key, False); continue
+        prev = turns[-1].role if turns else None
+        if prev is None and role == 'assistant' and first == 'user': notes.add('leading assistant message dropped'); continue
+        if role == 'tool':   # a result answers a call: structured `tool_calls`, or a call written in the reply's text
+            if not (prev == 'tool' or prev == 'assistant' and (inline_calls or turns[-1].tool_calls)):
+                raise SkipRow('tool message that does not follow an assistant tool call')
+        elif role == prev or (prev, role) == ('tool', 'user') or (prev is None and role != first):
+            raise SkipRow('roles do not alternate user/assistant')
+        turns.append(_turn(m, role, content_key))
+    return system, turns, notes
 
-def from_chat(row) -> Example:
-    system, turns = _message_turns(row.get('messages'))
-    if not turns or turns[-1].role != 'assistant': raise SkipRow('conversation does not end with an assistant turn')
-    return Example(turns, system=system or _text(row, 'system', False))
+# %% ../nbs/01_data.ipynb #c013d
+def _tools(row) -> list | None:
+    "A row's `tools` column (a list of JSON-schema functions, or a JSON string of one), or None."
+    tools = row.get('tools')
+    if isinstance(tools, str):
+        if not tools.strip(): return None
+        try: tools = json.loads(tools)
+        except json.JSONDecodeError: raise SkipRow('tools is not valid JSON') from None
+    if tools is not None and not (isinstance(tools, list) and all(isinstance(f, dict) for f in tools)):
+        raise SkipRow('tools is not a list of function schemas')
+    return tools or None
+
+def _conversation(row, column: str, keys=None, inline_calls=False) -> Example:
+    "The `Example` of the messages in `row[column]`, trailing non-assistant messages dropped and every repair noted."
+    system, turns, notes = _message_turns(row.get(column), what=column, keys=keys, inline_calls=inline_calls)
+    if not any(t.role == 'assistant' for t in turns): raise SkipRow('no assistant turn')
+    while turns[-1].role != 'assistant': notes.add(f'trailing {turns.pop().role} message dropped')
+    meta = {'adjusted': sorted(notes)} if notes else {}
+    return Example(turns, system=system or _text(row, 'system', False), meta=meta, tools=_tools(row))
+
+def from_chat(row, keys=None) -> Example:
+    "A `messages` row (OpenAI roles, or any message keys the column map names)."
+    return _conversation(row, 'messages', keys)
+
+def from_sharegpt(row, keys=None) -> Example:
+    "A ShareGPT row: `conversations` whose messages have `from`/`value`; a tool result may answer a call written in the reply."
+    return _conversation(row, 'conversations', keys, inline_calls=True)
 
 # %% ../nbs/01_data.ipynb #c014b
-def from_prompt_completion(row) -> Example:
+def from_prompt_completion(row, keys=None) -> Example:
     "TRL's prompt/completion row: two strings, or two lists of messages whose prompt part is never trained."
     system = _text(row, 'system', False)
     if not isinstance(row.get('prompt'), list):
         return Example([Turn('user', _text(row, 'prompt')), Turn('assistant', _text(row, 'completion'))], system=system)
-    prompt_system, context = _message_turns(row['prompt'], what='prompt')
-    if not context or context[-1].role != 'user': raise SkipRow('prompt does not end with a user turn')
-    completion_system, replies = _message_turns(row.get('completion'), first='assistant', what='completion')
+    prompt_system, context, notes = _message_turns(row['prompt'], what='prompt', keys=keys)
+    if not context or context[-1].role not in ('user', 'tool'): raise SkipRow('prompt does not end with a user or tool turn')
+    completion_system, replies, _ = _message_turns(row.get('completion'), first='assistant', what='completion', keys=keys)
     if completion_system or not replies or replies[-1].role != 'assistant': raise SkipRow('completion must be assistant turns ending with one')
     for t in context: t.train = t.role != 'assistant'
-    return Example(context + replies, system=prompt_system or system)
+    meta = {'adjusted': sorted(notes)} if notes else {}
+    return Example(context + replies, system=prompt_system or system, meta=meta, tools=_tools(row))
 
 def from_text(row) -> Example:
     "A plain-text row (continued pretraining): every token is trained, the EOS included."
     return Example([Turn('text', _text(row, 'text'))])
 
 # %% ../nbs/01_data.ipynb #c016
-ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorca, 'chat': from_chat,
+ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorca, 'chat': from_chat, 'sharegpt': from_sharegpt,
             'prompt_completion': from_prompt_completion, 'text': from_text}
+MESSAGE_LAYOUTS = ('chat', 'sharegpt', 'prompt_completion')   # the layouts whose rows hold lists of messages
 # `text` comes last: instruction sets often carry a rendered `text` column beside their real fields (tatsu-lab/alpaca does)
-_SIGNATURES = [('chat', {'messages'}), ('prompt_completion', {'prompt', 'completion'}), ('alpaca', {'instruction', 'output'}),
-               ('dolly', {'instruction', 'response'}), ('openorca', {'question', 'response'}), ('text', {'text'})]
+_SIGNATURES = [('chat', {'messages'}), ('sharegpt', {'conversations'}), ('prompt_completion', {'prompt', 'completion'}),
+               ('alpaca', {'instruction', 'output'}), ('dolly', {'instruction', 'response'}), ('openorca', {'question', 'response'}),
+               ('text', {'text'})]
 
 LAYOUTS_HINT = '; '.join(f"{n}: {', '.join(sorted(s))}" for n, s in _SIGNATURES)
 
@@ -140,10 +212,14 @@ class SourceSpec:
     ratio: float | None = None    # share of the training mix, instead of a count
 
 def parse_columns(text: str, where: str = 'column map') -> dict:
-    "`{field: column}` from `'instruction=question,output=answer'`."
+    "`{field: column}` from `'instruction=question,output=answer'`; `role=KEY` and `content=KEY` name keys inside each message."
     pairs = [p.split('=', 1) for p in text.split(',') if p.strip()]
     if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
-        raise DataError(f"{where} {text!r}: write FIELD=COLUMN pairs separated by commas, e.g. 'instruction=question,output=answer'")
+        raise DataError(f"{where} {text!r}: write FIELD=COLUMN pairs separated by commas, e.g. 'instruction=question,output=answer' "
+                        f"or 'messages=dialog,role=speaker,content=text'")
+    fields = [f.strip() for f, _ in pairs]
+    if len(set(fields)) < len(fields):
+        raise DataError(f"{where} {text!r}: names {', '.join(sorted({f for f in fields if fields.count(f) > 1}))} twice; give each once")
     return {f.strip(): c.strip() for f, c in pairs}
 
 def parse_source(spec: str) -> SourceSpec:
@@ -266,17 +342,29 @@ class SourceReport:
     requested: int | None = None
     ratio: float | None = None   # its share of the training mix, when given as NAME:0.3
     mixed: int | None = None     # how many training examples that share came to
+    adjusted: Counter = field(default_factory=Counter)   # repairs of kept rows ('leading assistant message dropped') -> count
+    adjusted_rows: dict = field(default_factory=dict)
 
-    def skip(self, reason, row_no, keep=5):
-        self.skipped[reason] += 1
-        self.skipped_rows.setdefault(reason, [])
-        if len(self.skipped_rows[reason]) < keep: self.skipped_rows[reason].append(row_no)
+    def __post_init__(self): self.skipped, self.adjusted = Counter(self.skipped), Counter(self.adjusted)   # as read back from JSON
+    def as_dict(self) -> dict:
+        "Its fields as plain JSON types (`dataclasses.asdict` would rebuild a `Counter` from its items)."
+        return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v for f in dataclasses.fields(self)}
+
+    def skip(self, reason, row_no, keep=5): self._count(self.skipped, self.skipped_rows, reason, row_no, keep)
+    def adjust(self, what, row_no, keep=5): self._count(self.adjusted, self.adjusted_rows, what, row_no, keep)
+
+    @staticmethod
+    def _count(counts, rows, reason, row_no, keep):
+        counts[reason] += 1
+        if len(rows.setdefault(reason, [])) < keep: rows[reason].append(row_no)
 
     def __str__(self):
         s = f'{self.name} [{self.format}]: {self.rows} rows, {self.kept} used'
         if self.requested: s += f' (sampled {self.requested} requested)'
         if self.ratio: s += f' ({self.ratio:.0%} of the training mix: {self.mixed} examples)'
-        for r, n in self.skipped.most_common(): s += f'\n  skipped {n}: {r} (rows {", ".join(map(str, self.skipped_rows[r]))}{", ..." if n > 5 else ""})'
+        rows = lambda where, r, n: f' (rows {", ".join(map(str, where[r]))}{", ..." if n > len(where[r]) else ""})'
+        for r, n in self.skipped.most_common(): s += f'\n  skipped {n}: {r}' + rows(self.skipped_rows, r, n)
+        for r, n in self.adjusted.most_common(): s += f'\n  adjusted {n}: {r}' + rows(self.adjusted_rows, r, n)
         return s
 
 # %% ../nbs/01_data.ipynb #c031
@@ -304,26 +392,44 @@ def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
                         f"Its columns are: {', '.join(sorted(row))}")
     return {**{k: v for k, v in row.items() if k not in columns.values()}, **{f: row.get(c) for f, c in columns.items()}}
 
+def _check_message_keys(row: dict, fmt: str, keys: dict, name: str):
+    "A column map's message keys checked on the first row: its layout holds messages, and its first message has those keys."
+    if fmt not in MESSAGE_LAYOUTS:
+        raise DataError(f"dataset '{name}': the column map's {', '.join(f'{k}={v}' for k, v in keys.items())} name keys inside each "
+                        f"message, but the rows are in the {fmt} layout; map the column that holds the messages too, e.g. "
+                        f"'@map:messages=dialog,{next(iter(keys))}={next(iter(keys.values()))}'")
+    msgs = row.get({'chat': 'messages', 'sharegpt': 'conversations', 'prompt_completion': 'prompt'}[fmt])
+    first = msgs[0] if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict) else None
+    missing = [v for v in keys.values() if first is not None and v not in first]
+    if missing:
+        raise DataError(f"dataset '{name}': the column map names message key {', '.join(map(repr, missing))}, which the first "
+                        f"message does not have. Its keys are: {', '.join(sorted(first))}")
+
+# %% ../nbs/01_data.ipynb #c032a
 def _examples(rows, spec: SourceSpec, report: SourceReport, limit: int | None = None, progress=None):
-    "Examples of `rows`, one at a time, each skip counted in `report`; reading stops after `limit` usable rows."
-    kept, last_fmt, first = 0, None, True
+    "Examples of `rows`, one at a time, each skip and repair counted in `report`; reading stops after `limit` usable rows."
+    kept, last_fmt, first, keys_checked = 0, None, True, False
+    keys = {k: v for k, v in (spec.columns or {}).items() if k in MESSAGE_KEYS}
+    columns = {k: v for k, v in (spec.columns or {}).items() if k not in MESSAGE_KEYS}
     for i, row in enumerate(rows, 1):
         if limit is not None and kept >= limit: break
         report.rows += 1
         try:
             if isinstance(row, SkipRow): raise row
             if not isinstance(row, dict): raise SkipRow(f'row is {type(row).__name__}, not an object')
-            if spec.columns: row, first = _mapped(row, spec.columns, spec.name, first), False
+            if columns: row, first = _mapped(row, columns, spec.name, first), False
             # Detected per row, since a folder may mix layouts; a row too broken to detect is judged by the
             # layout of the rows before it, so its reason names the missing field.
             try: fmt = spec.format or detect_format(row.keys())
             except DataError:
                 if last_fmt is None: raise SkipRow(f'unknown layout (columns: {", ".join(sorted(row))})') from None
                 fmt = last_fmt
+            if keys and not keys_checked: _check_message_keys(row, fmt, keys, spec.name); keys_checked = True
             last_fmt = fmt
             report.format = fmt if report.format in ('', fmt) else 'mixed'
-            ex = ADAPTERS[fmt](row)
+            ex = ADAPTERS[fmt](row, keys) if keys else ADAPTERS[fmt](row)
         except SkipRow as e: report.skip(e.reason, i); continue
+        for what in ex.meta.pop('adjusted', []): report.adjust(what, i)
         ex.source = spec.name
         ex.meta.setdefault('row', i)
         kept += 1

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_masking.ipynb #c003
 from __future__ import annotations
-import hashlib, itertools, json, os, shutil, time
+import dataclasses, hashlib, itertools, json, os, shutil, time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
@@ -47,25 +47,46 @@ def show_mask(ids, trained, tok, attention=None, table=False) -> str:
 def _shorten_context(ex: Example, tok, excess: int) -> Example | None:
     "`ex` with its longest context cut by about `excess` tokens from the left, or None if it has none left."
     i = max(range(len(ex.turns)), key=lambda k: len(ex.turns[k].context))
-    ctx_ids = tok(ex.turns[i].context, add_special_tokens=False).input_ids
+    ctx_ids = tok(ex.turns[i].context, add_special_tokens=False).input_ids if ex.turns[i].context else []
     if not ctx_ids: return None
     kept = tok.decode(ctx_ids[min(len(ctx_ids), excess):]).lstrip('\ufffd')
-    turns = [Turn(t.role, t.content, kept if k == i else t.context) for k, t in enumerate(ex.turns)]
-    return Example(turns, ex.system, ex.source, ex.meta)
+    return dataclasses.replace(ex, turns=[dataclasses.replace(t, context=kept) if k == i else t for k, t in enumerate(ex.turns)])
+
+# %% ../nbs/04_masking.ipynb #c012n
+def _reuse_runs(segs, runs, new_segs, tok) -> list:
+    "The ids of `new_segs`' text runs: those of `segs` (encoded as `runs`) reused where the text is the same, the rest encoded at once."
+    known = dict(zip((s.text for s in segs if not s.ids), runs))
+    fresh = list(dict.fromkeys(s.text for s in new_segs if not s.ids and s.text not in known))
+    known.update(zip(fresh, encode_texts(fresh, tok)))
+    return [known[s.text] for s in new_segs if not s.ids]
+
+def _turns_that_fit(segs, runs, n_bos: int, max_len: int) -> int:
+    "How many leading segments to keep: the most that end a trained run and fit in `max_len` tokens (0 when none do)."
+    lengths, total, keep = iter(map(len, runs)), n_bos, 0
+    for k, s in enumerate(segs):
+        total += len(s.ids) if s.ids else next(lengths)
+        if total > max_len: break
+        if s.trained and (k + 1 == len(segs) or not segs[k + 1].trained): keep = k + 1
+    return keep
 
 # %% ../nbs/04_masking.ipynb #c013
-def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context') -> tuple:
-    "(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a response."
-    ids, trained = encode_segments(segments(ex, tok, style), tok)
+def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None, runs=None) -> tuple:
+    """(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a response.
+    `segs` and `runs` (its segments and the ids of their text runs, when already encoded) spare encoding it again."""
+    segs = segments(ex, tok, style) if segs is None else segs
+    runs = encode_texts([s.text for s in segs if not s.ids], tok) if runs is None else [np.asarray(r).tolist() for r in runs]
+    ids, trained = encode_segments(segs, tok, iter(runs))
     note = ''
-    while len(ids) > max_len and policy == 'context':
-        shorter = _shorten_context(ex, tok, len(ids) - max_len + 1)
-        if shorter is not None: note = 'context shortened'
-        elif sum(t.role == 'assistant' for t in ex.turns) > 1:
-            shorter, note = Example(ex.turns[:-2], ex.system, ex.source, ex.meta), 'later turns dropped'
-        else: break
-        ex = shorter
-        ids, trained = encode_segments(segments(ex, tok, style), tok)
+    while len(ids) > max_len and policy == 'context' and (shorter := _shorten_context(ex, tok, len(ids) - max_len + 1)):
+        new_segs = segments(shorter, tok, style)
+        ex, segs, runs, note = shorter, new_segs, _reuse_runs(segs, runs, new_segs, tok), 'context shortened'
+        ids, trained = encode_segments(segs, tok, iter(runs))
+    if len(ids) > max_len and policy == 'context':
+        n_bos = len(ids) - sum(len(s.ids) for s in segs) - sum(map(len, runs))
+        if keep := _turns_that_fit(segs, runs, n_bos, max_len):
+            n_runs = sum(not s.ids for s in segs[:keep])
+            ids, trained = encode_segments(segs[:keep], tok, iter(runs[:n_runs]))
+            note = 'later turns dropped'
     if len(ids) > max_len: raise SkipRow(f'longer than max_seq_len={max_len} even after truncation' if policy == 'context'
                                          else f'longer than max_seq_len={max_len} (truncation="drop")')
     return ids, trained, note
@@ -146,16 +167,22 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
     with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk, leave=False) as bar:
         for part, segs, runs in encoded_chunks(examples, tok, style, chunk):
             runs = iter(runs)
-            encoded += [tuple(np.asarray(a, t) for a, t in zip(encode_segments(ss, tok, runs), (np.int32, bool))) for ss in segs]
+            for ex, ss in zip(part, segs):
+                own = [next(runs) for s in ss if not s.ids]
+                ids, trained = encode_segments(ss, tok, iter(own))
+                # a row to fit keeps its segments and runs (4 bytes a token), so that fitting encodes no run twice
+                to_fit = len(ids) > max_seq_len and not ex.is_text
+                encoded.append((np.asarray(ids, np.int32), np.asarray(trained, bool),
+                                (ss, [np.asarray(r, np.int32) for r in own]) if to_fit else ()))
             bar.update(len(part))
     skipped, truncated, rows, sources = Counter(), Counter(), [], []
-    for ex, (ids, trained) in zip(examples, encoded):
+    for ex, (ids, trained, encoded_segments) in zip(examples, encoded):
         pieces = [(ids, trained)]
         try:
             if len(ids) > max_seq_len and ex.is_text:
                 pieces = text_windows(ids, trained, max_seq_len); truncated['text cut into windows'] += 1
             elif len(ids) > max_seq_len:   # fitted once the encoder thread is done: fitting calls the tokenizer too
-                ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation)
+                ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation, *encoded_segments)
                 pieces = [(ids, trained)]; truncated[note] += 1
             if not np.any(trained): raise SkipRow('no trained tokens')
         except SkipRow as e: skipped[e.reason] += 1; continue
@@ -165,7 +192,7 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
     return TokenizedData.from_rows(rows, sources, report)
 
 # %% ../nbs/04_masking.ipynb #c025
-CACHE_VERSION = 3   # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools
+CACHE_VERSION = 4   # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools; 4: ShareGPT, repaired rows
 
 def tokenizer_fingerprint(tok) -> str:
     "Hash of what decides how `tok` tokenizes and renders."

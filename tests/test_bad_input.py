@@ -46,6 +46,8 @@ def f(tmp_path_factory):
         long=w('long.jsonl', lines({'instruction': 'Repeat.', 'input': '', 'output': 'word ' * 300} for _ in range(6))),
         mixed=w('mixed.jsonl', lines(r for i in range(6) for r in (ALPACA(i), DOLLY(i)))),
         columns=w('columns.jsonl', lines({'question': 'x', 'answer': 'y'} for _ in range(3))),
+        dialog=w('dialog.jsonl', lines({'dialog': [{'speaker': 'human', 'text': f'Hi {i}.'}, {'speaker': 'gpt', 'text': 'Hello!'}]}
+                                       for i in range(12))),
         bad_rows=w('bad_rows.jsonl', lines([ALPACA(0), {'instruction': 'x', 'input': '', 'output': ''},
                                             {'instruction': 'x', 'input': '', 'output': 7}, ALPACA(1)]) + '{not json\n'),
         empty_cfg=w('empty.json', '\n'),
@@ -133,6 +135,12 @@ CASES = [
     ('bad rows counted', DATA('--dataset', '{bad_rows}', '--eval-split', '0'), 0,
      ['skipped 1: empty output (rows 2)', 'skipped 1: output is int, not str (rows 3)', 'skipped 1: invalid JSON (rows 5)']),
     ('data file missing', DATA('--dataset', '{dir}/nope.jsonl'), 2, ['nope.jsonl', 'no such file or folder']),
+    ('message keys mapped', DATA('--dataset', '{dialog}@map:messages=dialog,role=speaker,content=text'), 0,
+     ['dialog.jsonl [chat]: 12 rows read, 12 used']),
+    ('message key typo', DATA('--dataset', '{dialog}@map:messages=dialog,role=who,content=text'), 2,
+     ["names message key 'who', which the first message does not have", 'Its keys are: speaker, text']),
+    ('message keys without messages', DATA('--dataset', '{dialog}@map:instruction=dialog,output=dialog,role=speaker'), 2,
+     ['role=speaker name keys inside each message', 'map the column that holds the messages too']),
     # checkpoints and models
     ('truncated checkpoint', GEN('{cut}'), 2, ['cut.pt: cannot be read; the file is truncated or corrupt', 'Use an earlier checkpoint']),
     ('checkpoint with code (torch.save)', GEN('{code}'), 2, ['code.pt: holds pickled objects that are not plain data (posix.system)', 'refused for safety', 're-save it as plain data']),

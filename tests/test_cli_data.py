@@ -69,3 +69,26 @@ def test_trl_layouts_column_map_text_rows_and_ratio(tmp_path):
     trained = {k: r['lengths']['train']['trained_tokens'] for k, r in reports.items()}
     assert trained['last_assistant'] < trained['all_assistant'], trained
     assert json.loads((tmp_path / 'runs' / 'last_assistant' / 'config.json').read_text())['train_on'] == 'last_assistant'
+
+def test_sharegpt_file_with_the_rows_real_dumps_hold(tmp_path):
+    say = lambda who, value: {'from': who, 'value': value}
+    good = lambda i: [say('system', 'Be brief.'), say('human', f'Double {i}.'), say('gpt', str(2 * i)),
+                      say('human', 'And half?'), say('gpt', str(i / 2))]
+    convos = [good(i) for i in range(1, 13)]
+    convos += [[say('gpt', 'Part two, as promised:'), say('human', 'Go on.'), say('chatgpt', 'Done.')],   # leading assistant: dropped
+               [say('human', 'Hi'), say('bard', 'Hello'), say('human', 'Bye')],                        # trailing user: dropped
+               [say('human', 'Hi'), say('narrator', 'Later that day.')], [],                             # stray role; empty
+               [say('human', 'a'), say('human', 'b'), say('gpt', 'c')], [say('human', 'Anyone?')]]       # not alternating; no answer
+    path = tmp_path / 'sharegpt.jsonl'
+    path.write_text('\n'.join(json.dumps({'id': i, 'conversations': c}) for i, c in enumerate(convos)) + '\n')
+    p, _ = run('data', '--config', 'local-smoke', '--dataset', str(path), '--eval-split', '0',
+               '--output-dir', str(tmp_path / 'runs'), '--run-name', 'sg')
+    assert p.returncode == 0, p.stderr
+    src = json.loads((tmp_path / 'runs' / 'sg' / 'data_report.json').read_text())['sources'][0]
+    assert (src['format'], src['rows'], src['used']) == ('sharegpt', 18, 14)
+    reasons = {"unknown role 'narrator'": 15, 'empty conversations': 16, 'roles do not alternate user/assistant': 17, 'no assistant turn': 18}
+    assert src['skipped'] == {r: 1 for r in reasons} and src['skipped_rows'] == {r: [row] for r, row in reasons.items()}
+    assert src['adjusted'] == {'leading assistant message dropped': 1, 'trailing user message dropped': 1}
+    assert src['adjusted_rows'] == {'leading assistant message dropped': [13], 'trailing user message dropped': [14]}
+    assert 'adjusted 1: leading assistant message dropped (rows 13)' in p.stdout
+    assert "skipped 1: unknown role 'narrator' (rows 15)" in p.stdout
