@@ -338,6 +338,7 @@ def _turn_segments(ex: Example, full: str, prompts: list, plan: ChatPlan, tok) -
     for j, prompt in enumerate(prompts):
         if not full.startswith(prompt) or len(prompt) < done:
             at = next(i for i, (a, b) in enumerate(zip(prompt + '\0', full + '\0')) if a != b)
+            at = max(at - 12, prompt.rfind('<', 0, at + 1))   # from the start of the token where they part
             raise _refuse(plan.name, f"renders reply {j + 1} of the conversation that starts {ex.turns[0].content[:40]!r} as "
                                      f"{full[at:at + 24]!r} where its prompt for that reply goes on with {prompt[at:at + 24]!r}")
         stop = len(prompts[j + 1]) if j + 1 < len(prompts) else len(full)
