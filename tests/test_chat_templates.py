@@ -1,6 +1,6 @@
 """Every chat template that TRL ships with a training twin (`*_training.jinja`, marked with `{% generation %}`): the tokens
 we train equal TRL's assistant mask, token for token, apart from differences we make on purpose, each named below."""
-import copy, difflib, functools, importlib.util, json, re, subprocess, sys
+import copy, difflib, functools, importlib.util, json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.data import DataError, Example, Turn
@@ -138,3 +138,35 @@ def test_trained_tokens_match_trl(family, capsys):
             assert isinstance(got, tuple) and want[1] in got[1] and '\n' not in got[1] and family in got[1], (name, got)
             assert 'prompt_style' in got[1], got[1]
         else: assert got == want, (name, got)
+
+EXE = shutil.which('modern-llm') or str(Path(sys.executable).parent / 'modern-llm')
+
+def chat_rows(path: Path, n: int = 6) -> Path:
+    rows = [{'messages': [{'role': 'user', 'content': f'Double {i}.'}, {'role': 'assistant', 'content': str(2 * i), 'reasoning_content': 'Add it to itself.'},
+                          {'role': 'user', 'content': 'And triple?'}, {'role': 'assistant', 'content': str(3 * i), 'reasoning_content': 'Add it twice.'}]}
+            for i in range(n)]
+    path.write_text('\n'.join(map(json.dumps, rows)) + '\n')
+    return path
+
+def test_cli_refuses_a_template_in_one_line(tmp_path):
+    data = chat_rows(tmp_path / 'chat.jsonl')
+    for cmd, added in (('data', True), ('sft', False)):   # sft loads SmolLM2's weights: its vocabulary, no tokens added
+        tok = family_tokenizer('deepseek_r1_distill') if added else load_tokenizer('smollm2-135m')
+        tok.chat_template = (FOLDER / 'deepseek_r1_distill.jinja').read_text()
+        tok.save_pretrained(tmp_path / cmd)
+        p = subprocess.run([EXE, cmd, '--config', 'local-smoke', '--tokenizer', str(tmp_path / cmd), '--dataset', str(data),
+                            '--output-dir', str(tmp_path / 'runs'), '--max-steps', '1'], capture_output=True, text=True, timeout=300)
+        lines = [l for l in p.stderr.splitlines() if l.strip() and not l.startswith('warning:')]
+        assert p.returncode == 2 and 'Traceback' not in p.stderr and len(lines) == 1, (cmd, p.returncode, p.stderr[-2000:])
+        assert 'deepseek_r1_distill' in lines[0] and 'prompt_style="classic"' in lines[0], lines[0]
+
+def test_cli_reports_the_per_turn_cost(tmp_path):
+    tok_dir = tmp_path / 'qwen3'
+    family_tokenizer('qwen3').save_pretrained(tok_dir)
+    p = subprocess.run([EXE, 'data', '--config', 'local-smoke', '--tokenizer', str(tok_dir), '--dataset', str(chat_rows(tmp_path / 'chat.jsonl', 20)),
+                        '--output-dir', str(tmp_path / 'runs'), '--run-name', 'q'], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    rep = json.loads((tmp_path / 'runs' / 'q' / 'data_report.json').read_text())
+    per_turn = [m['per_turn'] for m in rep['masking'].values()]
+    assert sum(x['extra_examples'] for x in per_turn) == 20 and all(x['extra_tokens'] > 0 for x in per_turn), rep['masking']
+    assert 'one example per reply' in p.stdout
