@@ -121,7 +121,7 @@ def _tokenizer_stops(tok) -> list:
     except DataError: return [] if tok.eos_token_id is None else [tok.eos_token_id]
 
 def stop_ids(model, tok=None) -> set:
-    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and tokenizer `tok` (EOS and the chat template's end-of-turn marker)."
+    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (EOS and its template's end of turn)."
     cfg = getattr(model, 'hf', None)
     eos = model.config.eos_ids if cfg is None else cfg.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)

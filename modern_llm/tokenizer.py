@@ -170,7 +170,8 @@ def _messages(ex: Example, upto: int) -> list:
 
 def _plain(ex: Example) -> bool:
     "Whether `ex` holds user and assistant text only."
-    return ex.tools is None and all(t.role in ('user', 'assistant') and not (t.reasoning or t.tool_calls or t.extra) for t in ex.turns)
+    return ex.tools is None and all(t.role in ('user', 'assistant') and not (t.reasoning or t.tool_calls or t.extra)
+                                    for t in ex.turns)
 
 # a tool list and a call to it, for the probes below
 _WEATHER = [{'type': 'function', 'function': {'name': 'get_weather', 'description': 'The weather in a city',
@@ -212,10 +213,11 @@ def _render_batch(tok, examples, keys, gen: bool) -> list:
     return out
 
 def render_chats(examples, tok) -> list:
-    "Each example's whole conversation rendered once (with the generation prompt unless it ends with a reply), in batches; None for text rows."
+    "Each conversation rendered once, with the generation prompt unless it ends with a reply, in batches; None for text rows."
     out = [None] * len(examples)
     for gen in (True, False):
-        keys = [(k, len(ex.turns)) for k, ex in enumerate(examples) if not ex.is_text and (ex.turns[-1].role != 'assistant') == gen]
+        keys = [(k, len(ex.turns)) for k, ex in enumerate(examples)
+                if not ex.is_text and (ex.turns[-1].role != 'assistant') == gen]
         if keys:
             for (k, _), text in zip(keys, _render_batch(tok, examples, keys, gen)): out[k] = text
     return out
@@ -293,7 +295,7 @@ def _renders(tok, probe: Example, text: str) -> bool:
 
 # %% ../nbs/03_tokenizer.ipynb #c025k
 def _cut(ex: Example, full: str, gen: str, ends: tuple) -> list:
-    "Segments of `ex` cut from `full`, its one render: each reply runs from the `gen` before its text to the next end-of-turn marker; [] where that fails."
+    "Segments of `ex` cut from `full`, its one render: each reply runs from `gen` to the next end-of-turn marker; [] on failure."
     segs, done = [], 0
     for i, t in enumerate(ex.turns):
         if t.role == 'user': continue
@@ -311,21 +313,29 @@ def _cut(ex: Example, full: str, gen: str, ends: tuple) -> list:
 # %% ../nbs/03_tokenizer.ipynb #c025b
 _PLANS = weakref.WeakKeyDictionary()   # tokenizer -> (chat template, its plan)
 
+def _probe_plan(tok, name: str) -> ChatPlan:
+    "The plan of `tok`'s template, from probe conversations."
+    plain = _PROBES['plain']
+    prompt = _render_probe(tok, plain, True, 1)
+    markers, appended = _end_of_turn(tok, lambda ex, gen: _render_probe(tok, ex, gen))
+    gen = prompt[prompt.rindex('Hi') + 2:]
+    one = not appended and all(_holds_prompts(tok, p, markers) is not False for p in _PROBES.values())
+    if one:   # and the cut of one render finds those prompts
+        segs = _cut(plain, _render_probe(tok, plain, True), gen, markers)
+        one = [''.join(s.text for s in segs[:k + 1]) for k in range(0, len(segs), 2)] == [
+            _render_probe(tok, plain, True, n) for n in (1, 3, 5)]
+    reasoning, tools = _renders(tok, _PROBES['reasoning'], '2 + 3 = 5.'), _renders(tok, _PROBES['tools'], 'Oslo')
+    return ChatPlan(name, one, gen, markers, appended, reasoning, tools)
+
 def chat_plan(tok) -> ChatPlan:
-    "How `tok`'s chat template becomes trained turns (cached per template); a `DataError` where no cut is exact."
+    "How `tok`'s chat template becomes trained turns (cached per template); a one-line `DataError` where no cut is exact."
     if _PLANS.get(tok, (None,))[0] != tok.chat_template:
-        name, plain = template_name(tok), _PROBES['plain']
-        try: prompt = _render_probe(tok, plain, True, 1)
-        except Exception as e: raise _refuse(name, f'cannot render a plain conversation ({type(e).__name__}: {e})') from None
-        markers, appended = _end_of_turn(tok, lambda ex, gen: _render_probe(tok, ex, gen))
-        gen = prompt[prompt.rindex('Hi') + 2:]
-        one = not appended and all(_holds_prompts(tok, p, markers) is not False for p in _PROBES.values())
-        if one:   # and the cut of one render finds those prompts
-            segs = _cut(plain, _render_probe(tok, plain, True), gen, markers)
-            one = [''.join(s.text for s in segs[:k + 1]) for k in range(0, len(segs), 2)] == [
-                _render_probe(tok, plain, True, n) for n in (1, 3, 5)]
-        _PLANS[tok] = (tok.chat_template, ChatPlan(name, one, gen, markers, appended,
-                                                   _renders(tok, _PROBES['reasoning'], '2 + 3 = 5.'), _renders(tok, _PROBES['tools'], 'Oslo')))
+        name = template_name(tok)
+        try: plan = _probe_plan(tok, name)
+        except DataError: raise
+        except Exception as e:   # the template fails on a plain probe conversation
+            raise _refuse(name, f'cannot render a plain conversation ({type(e).__name__}: {e})') from None
+        _PLANS[tok] = (tok.chat_template, plan)
     return _PLANS[tok][1]
 
 # %% ../nbs/03_tokenizer.ipynb #c026d
@@ -361,8 +371,8 @@ _WARNED = weakref.WeakKeyDictionary()   # tokenizer -> the fields already warned
 def _warn_dropped(examples, tok, plan: ChatPlan):
     "One line, once per tokenizer and field, when rows carry what the template has no place for."
     seen = _WARNED.setdefault(tok, set())
-    for field, held, has in (('reasoning', plan.reasoning, lambda t: t.reasoning), ('tool_calls', plan.tools, lambda t: t.tool_calls)):
-        if not held and field not in seen and any(has(t) for ex in examples for t in ex.turns):
+    for field, held in (('reasoning', plan.reasoning), ('tool_calls', plan.tools)):
+        if not held and field not in seen and any(getattr(t, field) for ex in examples for t in ex.turns):
             seen.add(field)
             print(f"warning: the chat template {plan.name} has no place for an assistant turn's {field}: it is not rendered "
                   f"and not trained", file=sys.stderr)
