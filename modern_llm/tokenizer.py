@@ -169,9 +169,9 @@ def _messages(ex: Example, upto: int) -> list:
     return sys + [_message(t) for t in ex.turns[:upto]]
 
 def _plain(ex: Example) -> bool:
-    "Whether `ex` holds user and assistant text only."
-    return ex.tools is None and all(t.role in ('user', 'assistant') and not (t.reasoning or t.tool_calls or t.extra)
-                                    for t in ex.turns)
+    "Whether `ex` is user and assistant text only, in turns that alternate from the user's: what cutting one render handles."
+    return ex.tools is None and all(t.role == ('user', 'assistant')[i % 2] and not (t.reasoning or t.tool_calls or t.extra)
+                                    for i, t in enumerate(ex.turns))
 
 # a tool list and a call to it, for the probes below
 _WEATHER = [{'type': 'function', 'function': {'name': 'get_weather', 'description': 'The weather in a city',
