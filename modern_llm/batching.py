@@ -291,7 +291,8 @@ def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
             'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
                              skipped=dict(r.skipped), skipped_rows=r.skipped_rows, adjusted=dict(r.adjusted),
                              adjusted_rows=r.adjusted_rows) for r in prep.sources],
-            'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated')} for k, d in splits.items()},
+            'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated', 'per_turn') if x in d.report}
+                        for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
             'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
 
@@ -310,6 +311,8 @@ def format_report(rep: dict) -> str:
         out.append(f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} trained), "
                    f"length median {st['median']:.0f}, p95 {st['p95']:.0f}, max {st['max']}")
         out += [f"  skipped {n}: {why}" for why, n in m['skipped'].items()] + [f"  {n} rows: {why}" for why, n in m['truncated'].items()]
+        if 'per_turn' in m: out.append("  one example per reply (the chat template rewrites history): {conversations} conversations gave "
+                                       "{extra_examples} extra examples, {extra_tokens} extra tokens".format(**m['per_turn']))
     out.append('real (non-pad) share of computed tokens: ' + ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items()))
     return '\n'.join(out)
 

@@ -6,9 +6,9 @@
 from __future__ import annotations
 from dataclasses import dataclass, fields
 import torch
-from .data import Example, Turn
+from .data import DataError, Example, Turn
 from .hub import Pretrained
-from .tokenizer import encode_prompt
+from .tokenizer import encode_prompt, stop_token_ids
 
 # %% auto #0
 __all__ = ['SamplingParams', 'apply_repetition_penalty', 'top_k_filter', 'top_p_filter', 'next_tokens', 'prompt_ids', 'left_pad',
@@ -114,12 +114,18 @@ class Completion:
     text: str
     finish_reason: str
 
+def _tokenizer_stops(tok) -> list:
+    "`tok`'s EOS and its chat template's end-of-turn markers; the EOS alone for a template that training would refuse."
+    if tok is None: return []
+    try: return stop_token_ids(tok)
+    except DataError: return [] if tok.eos_token_id is None else [tok.eos_token_id]
+
 def stop_ids(model, tok=None) -> set:
-    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and tokenizer `tok`."
+    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (EOS and its template's end of turn)."
     cfg = getattr(model, 'hf', None)
     eos = model.config.eos_ids if cfg is None else cfg.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-    return set(eos) | ({tok.eos_token_id} if tok is not None and tok.eos_token_id is not None else set())
+    return set(eos) | set(_tokenizer_stops(tok))
 
 # %% ../nbs/10_generate.ipynb #c023
 @torch.no_grad()

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .data import Example, Turn, SkipRow
-from .tokenizer import segments, segments_of, encode_texts, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix
+from .tokenizer import (segments, segments_of, encode_texts, encode_segments, encode_prompt, resolve_style, cache_dir, bos_prefix,
+                                 chat_plan, chat_units)
 
 # %% auto #0
 __all__ = ['IGNORE', 'CACHE_VERSION', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'check_masking', 'TokenizedData',
@@ -92,8 +93,7 @@ def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'conte
     return ids, trained, note
 
 # %% ../nbs/04_masking.ipynb #c022
-def check_masking(ex: Example, tok, style='auto'):
-    "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + EOS."
+def _check_unit(ex: Example, tok, style: str):
     ids, trained = encode_segments(segments(ex, tok, style), tok)
     starts = [i for i in range(len(ids)) if trained[i] and (i == 0 or not trained[i - 1])]
     if ex.is_text:
@@ -103,12 +103,21 @@ def check_masking(ex: Example, tok, style='auto'):
         return
     answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
     assert len(starts) == len(answers), f'{len(starts)} trained runs for {len(answers)} responses'
+    plan = chat_plan(tok) if style == 'chat_template' else None
+    ends = plan.end_of_turn if plan else (tok.eos_token,)
     for start, k in zip(starts, answers):
-        prompt = encode_prompt(Example(ex.turns[:k], ex.system), tok, style)
+        prompt = encode_prompt(Example(ex.turns[:k], ex.system, tools=ex.tools), tok, style)
         assert ids[:start] == prompt, f'prompt of turn {k} is not a token prefix'
         end = next((i for i in range(start, len(ids)) if not trained[i]), len(ids))
-        got = tok.decode(ids[start:end], clean_up_tokenization_spaces=False)
-        assert got == ex.turns[k].content + tok.eos_token, f'trained {got!r} != response {ex.turns[k].content!r} + EOS'
+        got, t = tok.decode(ids[start:end], clean_up_tokenization_spaces=False), ex.turns[k]
+        if plan is None or plan.one_render and not (t.reasoning or t.tool_calls):   # the reply is its text, then the marker
+            assert got == t.content + ends[0], f'trained {got!r} != response {t.content!r} + {ends[0]}'
+        else: assert t.content in got and got.endswith(ends), f'trained {got!r} does not hold {t.content!r} and end with one of {ends}'
+
+def check_masking(ex: Example, tok, style='auto'):
+    "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + end-of-turn."
+    style = resolve_style(style, tok)
+    for unit in chat_units(ex, tok) if style == 'chat_template' else [ex]: _check_unit(unit, tok, style)
 
 # %% ../nbs/04_masking.ipynb #c017
 @dataclass
@@ -161,9 +170,23 @@ def text_windows(ids, trained, max_len: int) -> list:
     "A plain-text row as consecutive windows of at most `max_len` tokens (documents cut as in continued pretraining)."
     return [(ids[s:s + max_len], trained[s:s + max_len]) for s in range(0, len(ids), max_len)]
 
+def _units(examples: list, tok, style: str) -> tuple[list, list]:
+    "(the examples training sees, the conversation each comes from): one per trained reply where the chat template needs it."
+    if style != 'chat_template': return examples, list(range(len(examples)))
+    units = [chat_units(ex, tok) for ex in examples]
+    return [u for us in units for u in us], [i for i, us in enumerate(units) for _ in us]
+
+def _per_turn_cost(conversation: list, lengths: list) -> dict:
+    "What one example per reply adds: conversations split, extra examples, and tokens beyond each conversation's last example."
+    split = {c for c, n in Counter(conversation).items() if n > 1}
+    last = {c: n for c, n in zip(conversation, lengths)}   # the last example of a conversation holds all of it
+    return dict(conversations=len(split), extra_examples=len(conversation) - len(set(conversation)),
+                extra_tokens=sum(n for c, n in zip(conversation, lengths) if c in split) - sum(last[c] for c in split))
+
 def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context', chunk=2048) -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style, examples, encoded = resolve_style(style, tok), list(examples), []
+    rows, (examples, conversation) = len(examples), _units(examples, tok, style)
     with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk, leave=False) as bar:
         for part, segs, runs in encoded_chunks(examples, tok, style, chunk):
             runs = iter(runs)
@@ -175,7 +198,7 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
                 encoded.append((np.asarray(ids, np.int32), np.asarray(trained, bool),
                                 (ss, [np.asarray(r, np.int32) for r in own]) if to_fit else ()))
             bar.update(len(part))
-    skipped, truncated, rows, sources = Counter(), Counter(), [], []
+    skipped, truncated, kept, sources = Counter(), Counter(), [], []
     for ex, (ids, trained, encoded_segments) in zip(examples, encoded):
         pieces = [(ids, trained)]
         try:
@@ -186,10 +209,10 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
                 pieces = [(ids, trained)]; truncated[note] += 1
             if not np.any(trained): raise SkipRow('no trained tokens')
         except SkipRow as e: skipped[e.reason] += 1; continue
-        rows += pieces; sources += [ex.source] * len(pieces)
-    report = dict(rows=len(examples), kept=len(rows), skipped=dict(skipped), truncated=dict(truncated), style=style,
-                  max_seq_len=max_seq_len)
-    return TokenizedData.from_rows(rows, sources, report)
+        kept += pieces; sources += [ex.source] * len(pieces)
+    report = dict(rows=rows, kept=len(kept), skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
+    if len(examples) > rows: report['per_turn'] = _per_turn_cost(conversation, [len(ids) for ids, *_ in encoded])
+    return TokenizedData.from_rows(kept, sources, report)
 
 # %% ../nbs/04_masking.ipynb #c025
 CACHE_VERSION = 4   # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools; 4: ShareGPT, repaired rows
@@ -239,7 +262,7 @@ def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncat
     style, path = resolve_style(style, tok), Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     tmp.mkdir(parents=True, exist_ok=True)
-    sources, counts, skipped, truncated, rows = [], Counter(), Counter(), Counter(), iter(examples)
+    sources, counts, skipped, truncated, per_turn, rows = [], Counter(), Counter(), Counter(), Counter(), iter(examples)
     try:
         with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
             while part := list(itertools.islice(rows, chunk)):
@@ -248,8 +271,10 @@ def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncat
                 sources += data.sources
                 counts.update(rows=data.report['rows'], kept=data.report['kept'])
                 skipped.update(data.report['skipped']); truncated.update(data.report['truncated'])
+                per_turn.update(data.report.get('per_turn', {}))
     except BaseException: shutil.rmtree(tmp); raise   # a stream that fails leaves nothing half-written
     report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
+    if per_turn: report['per_turn'] = dict(per_turn)
     (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': report}))
     if path.exists(): shutil.rmtree(path)
     tmp.rename(path)

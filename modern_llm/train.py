@@ -16,6 +16,7 @@ from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_sta
                                     checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
                                     checkpoint_bytes, whole_state, save_sharded, load_weights)
 from .hub import Pretrained, load_pretrained, model_config_dict
+from .generate import stop_ids
 from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_base
 from .trackers import Trackers, require_trackers
@@ -170,9 +171,11 @@ def _train_state(self: Trainer, kind) -> dict:
         scheduler_state=self.sched.state_dict(), rng=rng_state(),
         data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
                     'text': self.text_stream.state_dict() if self.text_stream else None})
+    stops = sorted(stop_ids(self.model, self.tok))   # what generation stops on: EOS and the chat template's end-of-turn marker
     return dict(**({'adapter': self.adapter} if self.adapter else {}),
                 model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
-                tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style},
+                tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style, 'stop_ids': stops,
+                           'stop_tokens': self.tok.convert_ids_to_tokens(stops)},
                 metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
                          'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
                          'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
