@@ -240,7 +240,7 @@ def _end_of_turn(tok, render) -> tuple:
     if not run:   # closed only by the next turn's opening
         run, appended = _special_run(after(render(Example(ask + [reply, Turn('user', 'Bye')]), False)).lstrip('\n'), specials)[:1], True
     if not run: raise _refuse(template_name(tok), 'closes assistant turns with no special token, so a reply cannot be trained to stop')
-    markers, call = [run[-1]], [Turn('user', 'Weather in Oslo?'), Turn('assistant', '', tool_calls=_CALL)]
+    markers, call = [run[-1]], [Turn('user', 'What is the weather like there?'), Turn('assistant', '', tool_calls=_CALL)]
     try: called = render(Example(call, tools=_WEATHER), False).rstrip()
     except Exception: called = ''   # a template without tools: rows with tool calls meet its own refusal
     if appended and called:   # closed by the tool turn's opening
@@ -270,7 +270,7 @@ _PROBES = {
                       Turn('user', 'Thanks')]),
     'reasoning': Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!', reasoning='A greeting.'), Turn('user', 'Add 2 and 3.'),
                           Turn('assistant', '5', reasoning='2 + 3 = 5.'), Turn('user', 'Thanks')]),
-    'tools': Example([Turn('user', 'Weather in Oslo?'), Turn('assistant', '', tool_calls=_CALL),
+    'tools': Example([Turn('user', 'What is the weather like there?'), Turn('assistant', '', tool_calls=_CALL),
                       Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather', 'tool_call_id': 'call_1'}),
                       Turn('assistant', 'Clear skies.'), Turn('user', 'Thanks')], tools=_WEATHER)}
 
@@ -377,10 +377,17 @@ def _warn_dropped(examples, tok, plan: ChatPlan):
             print(f"warning: the chat template {plan.name} has no place for an assistant turn's {field}: it is not rendered "
                   f"and not trained", file=sys.stderr)
 
+def _untrain_unrendered_calls(ex: Example, plan: ChatPlan) -> Example:
+    "`ex` with its tool-call replies as untrained context where the template cannot write calls: trained, they would teach silence."
+    if plan.tools or not any(t.tool_calls and t.train for t in ex.turns): return ex
+    return replace(ex, turns=[replace(t, train=t.train and not t.tool_calls) for t in ex.turns])
+
 def chat_segments_of(examples, tok) -> list:
     "Segments of each of `examples` in `tok`'s chat template: one render cut at its turns, or checked against each reply's prompt."
-    plan, fulls = chat_plan(tok), render_chats(examples, tok)
+    plan = chat_plan(tok)
     _warn_dropped(examples, tok, plan)
+    examples = [_untrain_unrendered_calls(ex, plan) for ex in examples]
+    fulls = render_chats(examples, tok)
     out = [text_segments(ex, tok.eos_token_id) if ex.is_text else _cut(ex, full, plan.gen, plan.end_of_turn)
            if plan.one_render and _plain(ex) else [] for ex, full in zip(examples, fulls)]
     keys = [(i, k) for i, segs in enumerate(out) if not segs for k in _trained_turns(examples[i])]
@@ -395,8 +402,11 @@ def chat_segments(ex: Example, tok) -> list:
 # %% ../nbs/03_tokenizer.ipynb #c026f
 def chat_units(ex: Example, tok) -> list:
     "`ex` as the examples training sees: itself where one render holds every prompt, else one example per trained reply."
+    if ex.is_text: return [ex]
+    plan = chat_plan(tok)
+    ex = _untrain_unrendered_calls(ex, plan)
     trained = _trained_turns(ex)
-    if ex.is_text or not trained or trained == [len(ex.turns) - 1] or chat_plan(tok).one_render: return [ex]
+    if not trained or trained == [len(ex.turns) - 1] or plan.one_render: return [ex]
     return [Example([replace(t, train=i == k) for i, t in enumerate(ex.turns[:k + 1])], ex.system, ex.source, ex.meta, ex.tools)
             for k in trained]
 

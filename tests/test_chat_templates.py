@@ -44,6 +44,13 @@ TOOL_STOP = D(ours_tail='<|tool_response>')          # we train the token a Gemm
 # after a tool result Gemma 4's generation prompt is empty, yet its render opens the reply with a model header: we train what
 # the template writes after the prompt, header included; TRL trains the reply's text only
 TOOL_HEADER = D(tail='\n', ours_head='<|turn>model\n')
+# after a tool result DeepSeek's generation prompt is empty and ends with the marker closing the outputs: TRL trains it
+OUTPUTS_END = D('<｜tool▁outputs▁end｜>')
+
+# A template that cannot write tool calls renders a calling reply as its bare end-of-turn marker. TRL trains that marker, which
+# teaches the model to meet a question with silence; we keep such a reply as untrained context (and warn), so TRL's run for it
+# has no counterpart in ours.
+UNWRITTEN_CALL = 'a calling reply the template cannot write: TRL trains its bare marker, we keep it as context'
 
 def refused(text): return ('refused', text)
 PREFIX = "where its prompt for that reply goes on with '<think>\\n'"   # the generation prompt prefills what no render continues
@@ -52,7 +59,7 @@ ALTERNATE = 'Conversation roles must alternate'                       # the temp
 EXPECTED = {   # family: (path, {conversation: verdict} where it is not SAME for every conversation)
     'cohere': ('one render', dict(tools=refused(ALTERNATE))),
     'cohere2': ('one render', dict(tools=refused(ALTERNATE))),
-    'deepseek_r1_distill': ('per turn', dict.fromkeys(CONVERSATIONS, refused(PREFIX))),
+    'deepseek_r1_distill': ('per turn', {**dict.fromkeys(CONVERSATIONS, refused(PREFIX)), 'tools': {UNWRITTEN_CALL, OUTPUTS_END}}),
     'deepseekv3': ('per turn', {**dict.fromkeys(CONVERSATIONS, refused(PREFIX)), 'tools': refused('can only concatenate str')}),
     'diffusion_gemma': ('per turn', {**dict.fromkeys(CONVERSATIONS, {NEWLINE}), 'tools': {TOOL_HEADER, TOOL_STOP}}),
     'gemma': ('one render', {**dict.fromkeys(CONVERSATIONS, {NEWLINE}), 'system': refused('System role not supported'),
@@ -60,16 +67,18 @@ EXPECTED = {   # family: (path, {conversation: verdict} where it is not SAME for
     'gemma3': ('one render', {**dict.fromkeys(CONVERSATIONS, {NEWLINE}), 'tools': refused(ALTERNATE)}),
     'glm4moe': ('per turn', {}),
     'gptoss': ('per turn', dict.fromkeys(CONVERSATIONS, {HEADER})),
-    'lfm2': ('one render', dict.fromkeys(CONVERSATIONS, {NEWLINE})),
+    'lfm2': ('one render', {**dict.fromkeys(CONVERSATIONS, {NEWLINE}), 'tools': {UNWRITTEN_CALL, NEWLINE}}),
     'lfm2_v2': ('one render', dict.fromkeys(CONVERSATIONS, {NEWLINE})),
-    'llama3': ('one render', {}),
+    'llama3': ('one render', {'tools': {UNWRITTEN_CALL, SAME}}),
     'muse_glimmer': ('per turn', dict.fromkeys(CONVERSATIONS, {HEADER})),
     **{f'nemotron_3_{size}': ('per turn', {**dict.fromkeys(CONVERSATIONS, refused(PREFIX)),
                                            'reasoning': {PREFILL}}) for size in ('5_lightning', 'nano', 'super', 'ultra')},
-    'phi3': ('one render', {'single': {PHI3_END}, **dict.fromkeys(['multi', 'system', 'reasoning', 'tools'], {NEWLINE, PHI3_END})}),
-    'phi3_5': ('one render', {'single': {PHI3_END}, **dict.fromkeys(['multi', 'system', 'reasoning', 'tools'], {NEWLINE, PHI3_END})}),
+    'phi3': ('one render', {'single': {PHI3_END}, **dict.fromkeys(['multi', 'system', 'reasoning'], {NEWLINE, PHI3_END}),
+             'tools': {UNWRITTEN_CALL, PHI3_END}}),
+    'phi3_5': ('one render', {'single': {PHI3_END}, **dict.fromkeys(['multi', 'system', 'reasoning'], {NEWLINE, PHI3_END}),
+               'tools': {UNWRITTEN_CALL, PHI3_END}}),
     'qwen2_5': ('one render', dict.fromkeys(CONVERSATIONS, {QWEN25})),
-    'qwen2_5_vl': ('one render', dict.fromkeys(CONVERSATIONS, {NEWLINE})),
+    'qwen2_5_vl': ('one render', {**dict.fromkeys(CONVERSATIONS, {NEWLINE}), 'tools': {UNWRITTEN_CALL, NEWLINE}}),
     'qwen3': ('per turn', dict.fromkeys(CONVERSATIONS, {NEWLINE})),
     'qwen3_5_nothink': ('per turn', {**dict.fromkeys(CONVERSATIONS, {NOTHINK_MERGED}), 'tools': {NOTHINK, NOTHINK_MERGED},
                                      'reasoning': refused("where its prompt for that reply goes on with '<think>\\n\\n</think>")}),
@@ -114,11 +123,14 @@ def verdict(family: str, ex: Example):
     "The set of differences from TRL over `ex`'s trained runs, or ('refused', message)."
     tok, twin = family_tokenizer(family), (FOLDER / f'{family}_training.jinja').read_text()
     try:
-        units = chat_units(ex, tok)
+        units, plan = chat_units(ex, tok), chat_plan(tok)
         found = set()
         for unit, segs in zip(units, chat_segments_of(units, tok)):
             ids, trained = encode_segments(segs, tok)
             mine, theirs = runs(trained), trl_runs(tok, twin, unit)
+            calls = [bool(t.tool_calls) for t in unit.turns if t.role == 'assistant']
+            if not plan.tools and any(calls):
+                theirs = [r for r, call in zip(theirs, calls) if not call]; found.add(UNWRITTEN_CALL)
             if len(units) > 1 or not chat_plan(tok).one_render: mine, theirs = mine[-1:], theirs[-1:]   # the unit's own reply
             assert len(mine) == len(theirs), f'{len(mine)} trained runs, TRL {len(theirs)}'
             found |= {difference(tok, ids, a, b, t) for (a, b), t in zip(mine, theirs)}
