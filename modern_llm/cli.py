@@ -123,8 +123,8 @@ def _adapter_of(spec) -> dict | None:
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
-def cmd_export(args) -> int:
-    "Write a model as a transformers directory (adapters merged), or an adapter checkpoint as a PEFT adapter directory."
+def _export(args) -> Path:
+    "Write the export `args` ask for; return its path."
     from modern_llm.hub import load_pretrained
     from modern_llm.checkpoints import load_checkpoint
     from modern_llm.hf import export_hf
@@ -133,16 +133,24 @@ def cmd_export(args) -> int:
     if args.format == 'adapter':
         from modern_llm.adapters import export_adapter
         if not adapter: raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); export it with --format hf')
-        print(export_adapter(load_checkpoint(args.model), args.out)); return 0
+        return export_adapter(load_checkpoint(args.model), args.out)
     pre = load_pretrained(args.model)
     if adapter: print(f"merged the {adapter['finetune']} adapter into {'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'} "
                       f"({adapter['base']['model']})", file=sys.stderr)
     if args.format == 'gguf':
         from modern_llm.gguf_export import export_gguf
-        print(export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16'))
-        return 0
-    print(export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style))
+        return export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16')
+    return export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style)
+
+def cmd_export(args) -> int:
+    "Write a model as a transformers directory (adapters merged), a GGUF file, or an adapter checkpoint as a PEFT adapter directory."
+    from modern_llm.model import ModelLoadError
+    try: print(_export(args))
+    except _user_errors(): raise
+    except (OSError, TypeError, ValueError, RuntimeError, KeyError) as e:   # whatever else fails on the way is one line too
+        raise ModelLoadError(f"export of '{args.model}' to '{args.out}' failed ({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
     return 0
+
 
 # %% ../nbs/13_cli.ipynb #c016b
 def cmd_plan(args) -> int:

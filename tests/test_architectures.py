@@ -1,0 +1,58 @@
+"""Every family the transformers wrapper serves, as a user runs it: a tiny random-weight Qwen2, Qwen3, Gemma-3, Phi-3, Mistral
+and GPT-2 directory through `sft` (full and LoRA), `generate`, `eval` and `export`. The export loads in transformers (and the
+adapter in PEFT, onto the exported base) with our logits, and stops generating at the template's end of turn."""
+import json
+import pytest, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from modern_llm.cli import main
+from modern_llm.hf import CLASSIC_CHAT_TEMPLATE, TINY_FAMILIES, end_of_turn_id, tiny_hf_model
+from modern_llm.hub import load_pretrained
+
+IDS = torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
+
+def sft(base, out, name, *extra):
+    assert main(['sft', '--config', 'local-smoke', '--base', str(base), '--max-steps', '2', '--output-dir', str(out),
+                 '--run-name', name, '--lr', '1e-2', *extra]) == 0
+    return out / name / f'{name}-sft_final.pt'
+
+def gap(exported, ours) -> float:
+    with torch.no_grad(): return (exported(input_ids=IDS).logits - ours(IDS).logits).abs().max().item()
+
+@pytest.mark.parametrize('family', list(TINY_FAMILIES))
+def test_family_from_sft_to_export(family, tmp_path, capsys):
+    base = tiny_hf_model(family, tmp_path / 'base')
+    final = sft(base, tmp_path, 'full')
+    assert main(['generate', '--model', str(final), '--prompt', 'Say hi.', '--max-new-tokens', '4']) == 0
+    assert main(['eval', '--model', str(final), '--limit', '1']) == 0
+    assert main(['export', '--model', str(final), '--out', str(tmp_path / 'hf')]) == 0
+    ours = load_pretrained(final).model.eval()
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path / 'hf', dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(tmp_path / 'hf')
+    assert type(exported).__name__ == json.loads((base / 'config.json').read_text())['architectures'][0]
+    assert gap(exported, ours) <= 1e-4
+    assert tok.chat_template == (AutoTokenizer.from_pretrained(base).chat_template or CLASSIC_CHAT_TEMPLATE)   # GPT-2: classic
+    stops = GenerationConfig.from_pretrained(tmp_path / 'hf').eos_token_id
+    assert tok.eos_token_id in stops and (end_of_turn_id(tok) is None or end_of_turn_id(tok) in stops)
+
+    lora = sft(base, tmp_path, 'lora', '--finetune', 'lora', '--lora-r', '4')
+    assert main(['export', '--model', str(base), '--out', str(tmp_path / 'base-hf')]) == 0
+    assert main(['export', '--model', str(lora), '--out', str(tmp_path / 'merged')]) == 0
+    assert main(['export', '--model', str(lora), '--out', str(tmp_path / 'adapter'), '--format', 'adapter']) == 0
+    from peft import PeftModel
+    ours = load_pretrained(lora).model.eval()
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / 'merged', dtype=torch.float32).eval()
+    peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / 'base-hf', dtype=torch.float32),
+                                     tmp_path / 'adapter').eval()
+    assert gap(merged, ours) <= 1e-4 and gap(peft, ours) <= 1e-4
+    print(f'{family}: max |Δlogits| full {gap(exported, load_pretrained(final).model.eval()):.1e}, '
+          f'merged LoRA {gap(merged, ours):.1e}, PEFT adapter {gap(peft, ours):.1e}')   # shown by pytest -s
+
+def test_export_failures_are_one_line(tmp_path, capsys):
+    "A wrapped model exports (it ended in a TypeError traceback before); a destination that cannot be written is one line, exit 2."
+    base = tiny_hf_model('qwen2', tmp_path / 'base')
+    assert main(['export', '--model', str(base), '--out', str(tmp_path / 'hf')]) == 0
+    (tmp_path / 'taken').write_text('a file, not a directory')
+    capsys.readouterr()
+    assert main(['export', '--model', str(base), '--out', str(tmp_path / 'taken')]) == 2
+    err = capsys.readouterr().err.strip()   # after transformers' progress bars, one line
+    assert 'Traceback' not in err and err.splitlines()[-1].startswith(f"error: export of '{base}' to '{tmp_path / 'taken'}' failed"), err
