@@ -94,6 +94,7 @@ def cmd_generate(args) -> int:
     from modern_llm.hub import load_pretrained
     from modern_llm.generate import generate
     from modern_llm.data import Example, Turn
+    if args.max_new_tokens < 0: raise ConfigError(f'--max-new-tokens must be 0 or more, got {args.max_new_tokens}')
     pre = load_pretrained(args.model, args.tokenizer)
     ex = Example([Turn('user', args.prompt, args.input or '')], system=args.system or '')
     stream = lambda row, text: print(text, end='', flush=True)

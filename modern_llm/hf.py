@@ -284,7 +284,8 @@ def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'au
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     hc = _save_weights(model, out)
     if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic': tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
-    GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=stop_ids(hc.eos_token_id, tokenizer),
+    eos = stop_ids(hc.eos_token_id, tokenizer)
+    GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=eos[0] if len(eos) == 1 else eos,   # one id as transformers writes it
                      pad_token_id=hc.pad_token_id).save_pretrained(out)
     if tokenizer is not None: tokenizer.save_pretrained(out)
     return out

@@ -210,11 +210,9 @@ def model_shape(spec) -> ModelConfig | None:
     "The shape of base model `spec` (as `SFTConfig.base_model` takes it), read without loading weights; None if unknown offline."
     from modern_llm.hub import resolve_model_spec
     from modern_llm.checkpoints import load_checkpoint
-    from modern_llm.gguf import gguf_config
+    from modern_llm.gguf import gguf_config, gguf_reader
     kind, where = resolve_model_spec(spec)
-    if kind == 'gguf':
-        import gguf
-        return gguf_config(gguf.GGUFReader(where))
+    if kind == 'gguf': return gguf_config(gguf_reader(where))
     if kind == 'pt':
         ck = load_checkpoint(where)
         if ck.get('adapter'): return model_shape(ck['adapter']['base']['model'])

@@ -32,6 +32,7 @@ def test_family_from_sft_to_export(family, tmp_path, capsys):
     assert gap(exported, ours) <= 1e-4
     assert tok.chat_template == (AutoTokenizer.from_pretrained(base).chat_template or CLASSIC_CHAT_TEMPLATE)   # GPT-2: classic
     stops = GenerationConfig.from_pretrained(tmp_path / 'hf').eos_token_id
+    stops = stops if isinstance(stops, list) else [stops]
     assert tok.eos_token_id in stops and (end_of_turn_id(tok) is None or end_of_turn_id(tok) in stops)
 
     lora = sft(base, tmp_path, 'lora', '--finetune', 'lora', '--lora-r', '4')

@@ -54,6 +54,7 @@ def f(tmp_path_factory):
         array_cfg=w('array.json', '[1, 2]'),
         typo_cfg=w('typo.json', '{"micro_batch": 4}'),
         type_cfg=w('type.json', '{"sft_lr": "fast"}'),
+        nan_cfg=w('nan.json', '{"sft_lr": NaN}'),   # Python's json reads NaN
         choice_cfg=w('choice.json', '{"prompt_style": "chat"}'),
         preset_cfg=w('preset.json', '{"preset": "lcoal"}'),
         latin_cfg=w('latin_cfg.json', '{"run_name": "caf\xe9"}'.encode('latin-1')),
@@ -111,6 +112,7 @@ CASES = [
     ('config is a folder', ['data', '--config', '{dir}'], 2, ['is a folder', 'pass a JSON file']),
     ('config key typo', ['data', '--config', '{typo_cfg}'], 2, ["unknown config key 'micro_batch'", "did you mean 'micro_batch_size'"]),
     ('config value type', ['data', '--config', '{type_cfg}'], 2, ["'sft_lr' must be float", "'fast'"]),
+    ('config value not finite', ['data', '--config', '{nan_cfg}'], 2, ["'sft_lr' must be a finite number", 'nan']),
     ('config value choice', ['data', '--config', '{choice_cfg}'], 2, ["'prompt_style' must be one of", 'chat_template']),
     ('config preset typo', ['data', '--config', '{preset_cfg}'], 2, ["unknown preset 'lcoal'", "did you mean 'local'"]),
     ('config not UTF-8', ['data', '--config', '{latin_cfg}'], 2, ['latin_cfg.json is not UTF-8', 'save it as UTF-8']),
@@ -132,6 +134,7 @@ CASES = [
     ('unknown columns', DATA('--dataset', '{columns}'), 2, ['columns.jsonl', 'unknown layout (columns: answer, question)', "'{columns_name}@alpaca'"]),
     ('bad rows counted', DATA('--dataset', '{bad_rows}', '--eval-split', '0'), 0,
      ['skipped 1: empty output (rows 2)', 'skipped 1: output is int, not str (rows 3)', 'skipped 1: invalid JSON (rows 5)']),
+    ('sample count not a number', DATA('--dataset', '{good}:abc'), 2, ["':abc' is not a count or a ratio", "NAME:N (e.g. ':1000')"]),
     ('data file missing', DATA('--dataset', '{dir}/nope.jsonl'), 2, ['nope.jsonl', 'no such file or folder']),
     # checkpoints and models
     ('truncated checkpoint', GEN('{cut}'), 2, ['cut.pt: cannot be read; the file is truncated or corrupt', 'Use an earlier checkpoint']),
@@ -142,6 +145,8 @@ CASES = [
     ('checkpoint without tokenizer', GEN('{no_tok}'), 2, ['no_tok.pt: records no tokenizer', 'pass tokenizer=']),
     ('weights that do not fit', GEN('{misfit}'), 2, ['misfit.pt: its model_state does not fit its model_config', 'size mismatch']),
     ('tokenizer of another model', GEN('{tiny}', '--tokenizer', 'gpt2-bpe'), 2, ['the tokenizer has 50257 tokens but the model only 49152', 'Pass the tokenizer that belongs to this model']),
+    ('fake GGUF as base', SFT('--base', '{fake_gguf}'), 2, ['fake.gguf: not a readable GGUF file', 'download it again']),
+    ('negative token budget', GEN('{tiny}', '--max-new-tokens', '-1'), 2, ['--max-new-tokens must be 0 or more', '-1']),
     ('fake GGUF', GEN('{fake_gguf}'), 2, ['fake.gguf: not a readable GGUF file', 'download it again']),
     ('HF folder without weights', GEN('{no_weights}'), 2, ['no_weights: holds no model weights', 'pass a complete Hugging Face model directory']),
     ('hub id offline', GEN('someone/not-cached-model'), 2, ["'someone/not-cached-model' is not a local path, offline mode is on", 'pass DIR']),
