@@ -57,3 +57,31 @@ def test_export_failures_are_one_line(tmp_path, capsys):
     assert main(['export', '--model', str(base), '--out', str(tmp_path / 'taken')]) == 2
     err = capsys.readouterr().err.strip()   # after transformers' progress bars, one line
     assert 'Traceback' not in err and err.splitlines()[-1].startswith(f"error: export of '{base}' to '{tmp_path / 'taken'}' failed"), err
+
+@pytest.mark.parametrize('family', ['qwen2', 'gpt2'])   # biased projections, and GPT-2's Conv1D ([in, out]) layers
+def test_qlora_trains_and_exports_into_the_dequantized_base(family, tmp_path):
+    base = tiny_hf_model(family, tmp_path / 'base')
+    final = sft(base, tmp_path, 'qlora', '--finetune', 'qlora', '--lora-r', '4')
+    assert main(['export', '--model', str(final), '--out', str(tmp_path / 'merged')]) == 0
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / 'merged', dtype=torch.float32).eval()
+    assert gap(merged, load_pretrained(final).model.eval()) <= 1e-4
+
+def test_sigkill_then_resume_is_exact(tmp_path):
+    "A Qwen2 run killed mid-way and resumed with --resume auto logs the losses of a run that never stopped."
+    import signal, subprocess, sys, time
+    base = tiny_hf_model('qwen2', tmp_path / 'base')
+    cfg = tmp_path / 'run.json'
+    cfg.write_text(json.dumps({'preset': 'local-smoke', 'save_every': 2, 'eval_every': 10, 'mixed_precision': 'fp32'}))
+    run = lambda name, *extra: [sys.executable, '-m', 'modern_llm', 'sft', '--config', str(cfg), '--base', str(base),
+                                '--max-steps', '16', '--output-dir', str(tmp_path), '--run-name', name, '--lr', '1e-3', *extra]
+    subprocess.run(run('ref'), check=True, capture_output=True, timeout=300)
+    proc = subprocess.Popen(run('killed'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (tmp_path / 'killed' / 'killed-sft_step4.pt').exists() and time.time() < deadline: time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    assert not (tmp_path / 'killed' / 'killed-sft_final.pt').exists(), 'the run finished before it was killed; the test proves nothing'
+    subprocess.run(run('killed', '--resume', 'auto'), check=True, capture_output=True, timeout=300)
+    losses = lambda name: {r['step']: r['train_loss'] for r in map(json.loads, (tmp_path / name / 'metrics.jsonl').read_text().splitlines())
+                           if 'train_loss' in r}
+    a, b = losses('ref'), losses('killed')
+    assert sorted(b) == sorted(a) == list(range(1, 17)) and all(abs(a[s] - b[s]) < 1e-6 for s in a), (a, b)
