@@ -143,13 +143,40 @@ def _export(args) -> Path:
         return export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16')
     return export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style)
 
+def _write_card(args, out: Path):
+    "The model card (README.md) beside the exported weights, unless a README.md that is not one of ours is there."
+    from modern_llm.model_card import model_card
+    folder = out if out.is_dir() else out.parent
+    readme, config = folder / 'README.md', folder / 'config.json'
+    if readme.exists() and 'modern-llm' not in readme.read_text(errors='replace'):
+        print(f'{readme} exists and is not a modern_llm model card: left as it is, no card written', file=sys.stderr); return
+    arch = json.loads(config.read_text()).get('model_type') if config.is_file() else None
+    model_card(args.model, args.format, out.name if args.format == 'gguf' else str(out), arch).save(readme)
+
+def _push(args, out: Path):
+    "Upload the exported folder (for GGUF, the file and its card) to hub repo `args.push_to_hub`."
+    from huggingface_hub import HfApi
+    api = HfApi()
+    api.create_repo(args.push_to_hub, exist_ok=True)
+    folder, only = (out, None) if out.is_dir() else (out.parent, [out.name, 'README.md'])
+    api.upload_folder(repo_id=args.push_to_hub, folder_path=folder, allow_patterns=only, commit_message=f'modern-llm export of {args.model}')
+    print(f'pushed to https://huggingface.co/{args.push_to_hub}', file=sys.stderr)
+
 def cmd_export(args) -> int:
     "Write a model as a transformers directory (adapters merged), a GGUF file, or an adapter checkpoint as a PEFT adapter directory."
     from modern_llm.model import ModelLoadError
-    try: print(_export(args))
+    from modern_llm.hub_access import hub_reachable, offline_mode
+    if args.push_to_hub and (offline_mode() or not hub_reachable()):   # before any work: nothing half-done, nothing remote
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'}; "
+                          f"export without it, then upload the folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+    try:
+        out = Path(_export(args))
+        _write_card(args, out)
+        if args.push_to_hub: _push(args, out)
     except _user_errors(): raise
-    except (OSError, TypeError, ValueError, RuntimeError, KeyError) as e:   # whatever else fails on the way is one line too
+    except Exception as e:   # whatever else fails on the way (disk, permissions, the hub) is one line too
         raise ModelLoadError(f"export of '{args.model}' to '{args.out}' failed ({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
+    print(out)
     return 0
 
 
@@ -229,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
     x.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf', help='hf: a transformers directory (adapters merged; the default); adapter: a PEFT adapter directory; gguf: one file for llama.cpp')
     x.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
+    x.add_argument('--push-to-hub', metavar='REPO', help='then upload the export to this Hugging Face Hub repo (needs internet and `hf auth login`)')
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")

@@ -3,6 +3,7 @@ and GPT-2 directory through `sft` (full and LoRA), `generate`, `eval` and `expor
 adapter in PEFT, onto the exported base) with our logits, and stops generating at the template's end of turn."""
 import json
 import pytest, torch
+from huggingface_hub import ModelCard
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from modern_llm.cli import main
 from modern_llm.hf import CLASSIC_CHAT_TEMPLATE, TINY_FAMILIES, end_of_turn_id, tiny_hf_model
@@ -34,6 +35,9 @@ def test_family_from_sft_to_export(family, tmp_path, capsys):
     stops = GenerationConfig.from_pretrained(tmp_path / 'hf').eos_token_id
     stops = stops if isinstance(stops, list) else [stops]
     assert tok.eos_token_id in stops and (end_of_turn_id(tok) is None or end_of_turn_id(tok) in stops)
+    card = ModelCard.load(tmp_path / 'hf' / 'README.md')   # eval ran on this checkpoint: its table is in the card
+    assert card.data.library_name == 'transformers' and card.data.tags == ['modern-llm', 'sft', 'full', exported.config.model_type]
+    assert 'Mode: **full**, 2 optimizer steps' in card.text and '| embedded |' in card.text and '## Evaluation' in card.text
 
     lora = sft(base, tmp_path, 'lora', '--finetune', 'lora', '--lora-r', '4')
     assert main(['export', '--model', str(base), '--out', str(tmp_path / 'base-hf')]) == 0
@@ -45,6 +49,8 @@ def test_family_from_sft_to_export(family, tmp_path, capsys):
     peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / 'base-hf', dtype=torch.float32),
                                      tmp_path / 'adapter').eval()
     assert gap(merged, ours) <= 1e-4 and gap(peft, ours) <= 1e-4
+    card = ModelCard.load(tmp_path / 'adapter' / 'README.md')
+    assert card.data.library_name == 'peft' and 'lora' in card.data.tags and '| lora_r | 4 |' in card.text and 'PeftModel' in card.text
     print(f'{family}: max |Δlogits| full {gap(exported, load_pretrained(final).model.eval()):.1e}, '
           f'merged LoRA {gap(merged, ours):.1e}, PEFT adapter {gap(peft, ours):.1e}')   # shown by pytest -s
 
@@ -85,3 +91,13 @@ def test_sigkill_then_resume_is_exact(tmp_path):
                            if 'train_loss' in r}
     a, b = losses('ref'), losses('killed')
     assert sorted(b) == sorted(a) == list(range(1, 17)) and all(abs(a[s] - b[s]) < 1e-6 for s in a), (a, b)
+
+def test_push_to_hub_offline_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    base = tiny_hf_model('qwen2', tmp_path / 'base')
+    capsys.readouterr()
+    assert main(['export', '--model', str(base), '--out', str(tmp_path / 'hf'), '--push-to-hub', 'someone/tiny']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --push-to-hub someone/tiny: offline mode is on (HF_HUB_OFFLINE); export without it, then upload the "
+                   f"folder where you have internet (`hf upload someone/tiny {tmp_path / 'hf'}`)"]
+    assert not (tmp_path / 'hf').exists()
