@@ -182,15 +182,20 @@ def cmd_export(args) -> int:
 
 # %% ../nbs/13_cli.ipynb #c016b
 def cmd_plan(args) -> int:
-    "Print the memory plan of the config for its base model (or `--shape`), against this device or `--memory-gb`."
+    "Print the memory plan of the config for its base model (or `--shape`) on this device or `--device`, against its memory or `--memory-gb`."
     from modern_llm.memory import SHAPES, memory_plan, model_shape, format_plan, cheapest_fit
     from modern_llm.devices import pick_device, autocast_dtype
     cfg = config_from_args(args)
     if args.shape and args.shape not in SHAPES: raise ConfigError(f"unknown --shape '{args.shape}'; known: {', '.join(SHAPES)}")
     shape = SHAPES[args.shape] if args.shape else model_shape(cfg.base_model)
     if shape is None: raise ConfigError(f"the shape of '{cfg.base_model}' cannot be read offline; pass --shape with one of {', '.join(SHAPES)}")
-    device = pick_device(cfg)
-    bf16, available = autocast_dtype(cfg, device) is not None, args.memory_gb * 1e9 if args.memory_gb else None
+    import torch
+    device = torch.device(args.device) if args.device else pick_device(cfg)
+    elsewhere = device.type == 'cuda' and not torch.cuda.is_available()   # planning a GPU run from a machine without one
+    if elsewhere and not args.memory_gb: raise ConfigError("--device cuda: no CUDA device here to measure; pass --memory-gb with the GPU's memory")
+    # a GPU planned from elsewhere is taken to compute BF16 (Ampere or newer), where the presets' 'auto' precision is BF16 autocast
+    bf16 = cfg.mixed_precision != 'fp32' if elsewhere else autocast_dtype(cfg, device) is not None
+    available = args.memory_gb * 1e9 if args.memory_gb else None
     plan = memory_plan(cfg, shape, device, bf16, available, world=args.nproc)
     print(format_plan(plan, f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, {cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
                             f"{'bf16 autocast' if bf16 else 'fp32'}{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"
@@ -241,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
         if name == 'plan':
             s.add_argument('--shape', help='plan for a named model shape instead of the base model')
             s.add_argument('--memory-gb', type=float, help="plan for a device with this much memory instead of this one's")
+            s.add_argument('--device', choices=('cuda', 'cpu'), help="plan for this kind of device (its precision, runtime and allocator terms) instead of this machine's")
             s.add_argument('--nproc', type=int, default=1, help='plan for each of this many torchrun processes (fsdp shares the model among them)')
         if name == 'pipeline':
             s.add_argument('--stage', default='sft', choices=('all',) + STAGES); s.add_argument('--force', action='store_true')

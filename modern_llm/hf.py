@@ -319,14 +319,15 @@ def family_tokenizer(family: str):
 
 # %% ../nbs/07a_hf.ipynb #h063
 def _tiny_config(family: str, tok):
-    # width 64: bitsandbytes' CPU 4-bit kernels need at least one 64-value block per input row
+    # width 64: bitsandbytes' CPU 4-bit kernels need at least one 64-value block per input row. Qwen3's heads are 128 wide,
+    # as transformers' GGUF reader assumes for every Qwen3
     import transformers as tf
     ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     if family == 'gpt2': return tf.GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=512, **ids)
     shape = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, max_position_embeddings=512, **ids)
     return {'qwen2': lambda: tf.Qwen2Config(**shape, tie_word_embeddings=True),
-            'qwen3': lambda: tf.Qwen3Config(**shape, head_dim=16, tie_word_embeddings=True),
+            'qwen3': lambda: tf.Qwen3Config(**shape, head_dim=128, tie_word_embeddings=True),
             'gemma3': lambda: tf.Gemma3TextConfig(**shape, head_dim=16, sliding_window=16),
             'phi3': lambda: tf.Phi3Config(**shape, tie_word_embeddings=False),
             'mistral': lambda: tf.MistralConfig(**shape, sliding_window=None, tie_word_embeddings=False)}[family]()

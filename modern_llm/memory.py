@@ -198,8 +198,10 @@ def hf_shape(hc) -> ModelConfig:
     except NotNative: pass
     get = lambda *names, default=None: next((getattr(hc, n) for n in names if getattr(hc, n, None)), default)
     d, heads = get('hidden_size', 'n_embd', 'd_model'), get('num_attention_heads', 'n_head')
+    d_ff = get('intermediate_size', 'n_inner', default=4 * d)
+    if hasattr(hc, 'n_embd'): d_ff = d_ff * 2 // 3   # GPT-2's MLP has two matrices: the weights of a gated one 2/3 as wide
     return ModelConfig(vocab_size=hc.vocab_size, d_model=d, n_layers=get('num_hidden_layers', 'n_layer'), n_heads=heads,
-                       n_kv_heads=get('num_key_value_heads', default=heads), d_ff=get('intermediate_size', 'n_inner', default=4 * d),
+                       n_kv_heads=get('num_key_value_heads', default=heads), d_ff=d_ff,
                        head_dim=get('head_dim', default=d // heads), tie_embeddings=bool(getattr(hc, 'tie_word_embeddings', True)))
 
 def shape_of(model: nn.Module) -> ModelConfig:

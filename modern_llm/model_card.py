@@ -23,7 +23,8 @@ def training_facts(spec) -> dict:
     "Base model, fine-tuning mode, hyperparameters, steps, trained tokens and last losses of the checkpoint `spec`; {} if it is not one."
     if Path(str(spec)).suffix != '.pt': return {}
     ck = load_checkpoint(spec)
-    cfg, metrics = ck.get('config') or {}, ck.get('metrics') or {}
+    if not ck.get('config'): return {}   # a model saved without training (`save_model`)
+    cfg, metrics = ck['config'], ck.get('metrics') or {}
     adapter = ck.get('adapter') or {}
     finetune = adapter.get('finetune') or cfg.get('finetune', 'full')
     keys = HYPERPARAMETERS + (LORA_HYPERPARAMETERS if finetune != 'full' else ())
