@@ -47,12 +47,12 @@ def test_export_gguf_qwen(tmp_path, family):
     from modern_llm.hf import tiny_hf_model
     from modern_llm.hub import load_pretrained
     from modern_llm.gguf_export import transformers_gguf, logit_gap
+    from modern_llm.cli import main   # in this process: the imports once, not per command
     base = tiny_hf_model(family, tmp_path / 'base')
-    p = cli('sft', '--config', 'local-smoke', '--base', str(base), '--max-steps', '2', '--lr', '1e-2', '--output-dir', str(tmp_path), '--run-name', 'r')
-    assert p.returncode == 0, p.stderr[-2000:]
-    final, out = p.stdout.strip().splitlines()[-1], tmp_path / f'{family}.gguf'
-    p = cli('export', '--model', final, '--out', str(out), '--format', 'gguf')
-    assert p.returncode == 0, p.stderr[-3000:]
+    assert main(['sft', '--config', 'local-smoke', '--base', str(base), '--max-steps', '2', '--lr', '1e-2', '--output-dir', str(tmp_path),
+                 '--run-name', 'r']) == 0
+    final, out = str(tmp_path / 'r' / 'r-sft_final.pt'), tmp_path / f'{family}.gguf'
+    assert main(['export', '--model', final, '--out', str(out), '--format', 'gguf']) == 0
     assert gguf.GGUFReader(out).fields['general.architecture'].contents() == family
     ours, ids = load_pretrained(final).model, torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
     with torch.no_grad(): scale = ours.eval()(ids).logits.abs().max().item()
