@@ -73,6 +73,10 @@ def nf4_linear(layer: nn.Module, device, compute_dtype=torch.float32) -> nn.Modu
                           compress_statistics=True, quant_type='nf4', device='meta')
     q.weight = bnb.nn.Params4bit(w.contiguous(), requires_grad=False, compress_statistics=True, quant_type='nf4')
     if layer.bias is not None: q.bias = nn.Parameter(layer.bias.detach().clone(), requires_grad=False)
+    # bitsandbytes repacks the weights for its AVX512-BF16 inference kernel at the first eval forward; training after an
+    # evaluation then adds a biased layer's bias in place into an output that needs grad, and fails (Qwen2, GPT-2)
+    q.support_avx512bf16_for_cpu = False
+    q.conv1d = not isinstance(layer, nn.Linear)   # dequantizing gives the layer back in its own kind
     return q.to(device)
 
 def _replace(model: nn.Module, name: str, new: nn.Module):
@@ -87,12 +91,18 @@ def quantize_projections(model: nn.Module, device, compute_dtype=torch.float32) 
 
 # %% ../nbs/08a_adapters.ipynb #c028
 def dequantize_projections(model: nn.Module) -> nn.Module:
-    "Each `Linear4bit` of `model` as an FP32 `nn.Linear` holding its dequantized NF4 weights, in place."
+    "Each `Linear4bit` of `model` as an FP32 `nn.Linear` (or the GPT-2 `Conv1D` it was) holding its dequantized NF4 weights, in place."
     import bitsandbytes as bnb, bitsandbytes.functional as bnbf
     for name, m in list(model.named_modules()):
         if not isinstance(m, bnb.nn.Linear4bit): continue
-        lin = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, device=m.weight.device)
-        lin.weight.data = bnbf.dequantize_4bit(m.weight.data, m.weight.quant_state).float()
+        w = bnbf.dequantize_4bit(m.weight.data, m.weight.quant_state).float()
+        if getattr(m, 'conv1d', False):   # GPT-2's Conv1D holds [in, out]
+            from transformers.pytorch_utils import Conv1D
+            lin = Conv1D(m.out_features, m.in_features).to(m.weight.device)
+            lin.weight.data = w.T.contiguous()
+        else:
+            lin = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, device=m.weight.device)
+            lin.weight.data = w
         if m.bias is not None: lin.bias.data = m.bias.data.float()
         _replace(model, name, lin.requires_grad_(False))
     return model

@@ -95,6 +95,7 @@ def cmd_generate(args) -> int:
     from modern_llm.hub import load_pretrained
     from modern_llm.generate import generate
     from modern_llm.data import Example, Turn
+    if args.max_new_tokens < 0: raise ConfigError(f'--max-new-tokens must be 0 or more, got {args.max_new_tokens}')
     pre = load_pretrained(args.model, args.tokenizer)
     ex = Example([Turn('user', args.prompt, args.input or '')], system=args.system or '')
     stream = lambda row, text: print(text, end='', flush=True)
@@ -124,8 +125,8 @@ def _adapter_of(spec) -> dict | None:
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
-def cmd_export(args) -> int:
-    "Write a model as a transformers directory (adapters merged), or an adapter checkpoint as a PEFT adapter directory."
+def _export(args) -> Path:
+    "Write the export `args` ask for; return its path."
     from modern_llm.hub import load_pretrained
     from modern_llm.checkpoints import load_checkpoint
     from modern_llm.hf import export_hf
@@ -134,28 +135,68 @@ def cmd_export(args) -> int:
     if args.format == 'adapter':
         from modern_llm.adapters import export_adapter
         if not adapter: raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); export it with --format hf')
-        print(export_adapter(load_checkpoint(args.model), args.out)); return 0
+        return export_adapter(load_checkpoint(args.model), args.out)
     pre = load_pretrained(args.model)
     if adapter: print(f"merged the {adapter['finetune']} adapter into {'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'} "
                       f"({adapter['base']['model']})", file=sys.stderr)
     if args.format == 'gguf':
         from modern_llm.gguf_export import export_gguf
-        print(export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16'))
-        return 0
-    print(export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style))
+        return export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16')
+    return export_hf(pre.model, args.out, pre.tokenizer, pre.prompt_style)
+
+def _write_card(args, out: Path):
+    "The model card (README.md) beside the exported weights, unless a README.md that is not one of ours is there."
+    from modern_llm.model_card import model_card
+    folder = out if out.is_dir() else out.parent
+    readme, config = folder / 'README.md', folder / 'config.json'
+    if readme.exists() and 'modern-llm' not in readme.read_text(errors='replace'):
+        print(f'{readme} exists and is not a modern_llm model card: left as it is, no card written', file=sys.stderr); return
+    arch = json.loads(config.read_text()).get('model_type') if config.is_file() else None
+    model_card(args.model, args.format, out.name if args.format == 'gguf' else str(out), arch).save(readme)
+
+def _push(args, out: Path):
+    "Upload the exported folder (for GGUF, the file and its card) to hub repo `args.push_to_hub`."
+    from huggingface_hub import HfApi
+    api = HfApi()
+    api.create_repo(args.push_to_hub, exist_ok=True)
+    folder, only = (out, None) if out.is_dir() else (out.parent, [out.name, 'README.md'])
+    api.upload_folder(repo_id=args.push_to_hub, folder_path=folder, allow_patterns=only, commit_message=f'modern-llm export of {args.model}')
+    print(f'pushed to https://huggingface.co/{args.push_to_hub}', file=sys.stderr)
+
+def cmd_export(args) -> int:
+    "Write a model as a transformers directory (adapters merged), a GGUF file, or an adapter checkpoint as a PEFT adapter directory."
+    from modern_llm.model import ModelLoadError
+    from modern_llm.hub_access import hub_reachable, offline_mode
+    if args.push_to_hub and (offline_mode() or not hub_reachable()):   # before any work: nothing half-done, nothing remote
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'}; "
+                          f"export without it, then upload the folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+    try:
+        out = Path(_export(args))
+        _write_card(args, out)
+        if args.push_to_hub: _push(args, out)
+    except _user_errors(): raise
+    except Exception as e:   # whatever else fails on the way (disk, permissions, the hub) is one line too
+        raise ModelLoadError(f"export of '{args.model}' to '{args.out}' failed ({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
+    print(out)
     return 0
+
 
 # %% ../nbs/13_cli.ipynb #c016b
 def cmd_plan(args) -> int:
-    "Print the memory plan of the config for its base model (or `--shape`), against this device or `--memory-gb`."
+    "Print the memory plan of the config for its base model (or `--shape`) on this device or `--device`, against its memory or `--memory-gb`."
     from modern_llm.memory import SHAPES, memory_plan, model_shape, format_plan, cheapest_fit
     from modern_llm.devices import pick_device, autocast_dtype
     cfg = config_from_args(args)
     if args.shape and args.shape not in SHAPES: raise ConfigError(f"unknown --shape '{args.shape}'; known: {', '.join(SHAPES)}")
     shape = SHAPES[args.shape] if args.shape else model_shape(cfg.base_model)
     if shape is None: raise ConfigError(f"the shape of '{cfg.base_model}' cannot be read offline; pass --shape with one of {', '.join(SHAPES)}")
-    device = pick_device(cfg)
-    bf16, available = autocast_dtype(cfg, device) is not None, args.memory_gb * 1e9 if args.memory_gb else None
+    import torch
+    device = torch.device(args.device) if args.device else pick_device(cfg)
+    elsewhere = device.type == 'cuda' and not torch.cuda.is_available()   # planning a GPU run from a machine without one
+    if elsewhere and not args.memory_gb: raise ConfigError("--device cuda: no CUDA device here to measure; pass --memory-gb with the GPU's memory")
+    # a GPU planned from elsewhere is taken to compute BF16 (Ampere or newer), where the presets' 'auto' precision is BF16 autocast
+    bf16 = cfg.mixed_precision != 'fp32' if elsewhere else autocast_dtype(cfg, device) is not None
+    available = args.memory_gb * 1e9 if args.memory_gb else None
     plan = memory_plan(cfg, shape, device, bf16, available, world=args.nproc)
     print(format_plan(plan, f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, {cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
                             f"{'bf16 autocast' if bf16 else 'fp32'}{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"
@@ -206,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
         if name == 'plan':
             s.add_argument('--shape', help='plan for a named model shape instead of the base model')
             s.add_argument('--memory-gb', type=float, help="plan for a device with this much memory instead of this one's")
+            s.add_argument('--device', choices=('cuda', 'cpu'), help="plan for this kind of device (its precision, runtime and allocator terms) instead of this machine's")
             s.add_argument('--nproc', type=int, default=1, help='plan for each of this many torchrun processes (fsdp shares the model among them)')
         if name == 'pipeline':
             s.add_argument('--stage', default='sft', choices=('all',) + STAGES); s.add_argument('--force', action='store_true')
@@ -221,6 +263,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
     x.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf', help='hf: a transformers directory (adapters merged; the default); adapter: a PEFT adapter directory; gguf: one file for llama.cpp')
     x.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
+    x.add_argument('--push-to-hub', metavar='REPO', help='then upload the export to this Hugging Face Hub repo (needs internet and `hf auth login`)')
     b = sub.add_parser('bench', help='time our trainer against a plain transformers loop and TRL on the same model and data')
     b.set_defaults(func=cmd_bench)
     b.add_argument('--model', default='smollm2-135m', help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")

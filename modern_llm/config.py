@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #c003
 from __future__ import annotations
-import dataclasses, difflib, json, os, re
+import dataclasses, difflib, json, math, os, re
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
@@ -111,6 +111,7 @@ def _check_type(cfg, f):
           'tuple': isinstance(v, (tuple, list)), 'int': isinstance(v, int) and not isinstance(v, bool),
           'float': isinstance(v, (int, float)) and not isinstance(v, bool)}[t]
     if not ok: raise ConfigError(f"config key '{f.name}' must be {f.type}, got {v!r} ({type(v).__name__})")
+    if t == 'float' and not math.isfinite(v): raise ConfigError(f"config key '{f.name}' must be a finite number, got {v!r}")
 
 def _check_range(key, v, lo, hi, lo_incl):
     if v is None: return

@@ -226,6 +226,7 @@ def parse_source(spec: str) -> SourceSpec:
     "Parse `NAME[@FORMAT | @map:FIELD=COLUMN,...][:N | :RATIO]`."
     m = re.fullmatch(r'(?P<name>.+?)(?:@(?:map:(?P<map>[^:]+)|(?P<fmt>\w+)))?(?::(?P<n>\d+|\d*\.\d+))?', spec.strip())
     if not m or not m['name']: raise DataError(f"bad dataset spec {spec!r}; write NAME[@FORMAT][:N], e.g. 'tatsu-lab/alpaca:1000'")
+    if ':' in m['name'] and '/' not in (tail := m['name'].rsplit(':', 1)[1]): raise DataError(f"dataset spec {spec!r}: ':{tail}' is not a count or a ratio; write NAME:N (e.g. ':1000') or NAME:RATIO (e.g. ':0.3')")
     if m['fmt'] and m['fmt'] not in ADAPTERS:
         raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of {', '.join(ADAPTERS)}, or map:FIELD=COLUMN,...")
     columns = parse_columns(m['map'], f'dataset spec {spec!r}: column map') if m['map'] else None

@@ -13,7 +13,7 @@ from .tokenizer import cache_dir
 from .hf import GGUF_NAMES, HFCausalLM, NotNative, rename
 
 # %% auto #0
-__all__ = ['GGUF_CONVERSION', 'gguf_config', 'read_gguf', 'save_safetensors', 'load_safetensors', 'load_gguf']
+__all__ = ['GGUF_CONVERSION', 'gguf_config', 'gguf_reader', 'read_gguf', 'save_safetensors', 'load_safetensors', 'load_gguf']
 
 # %% ../nbs/07b_gguf.ipynb #g032
 def _unpermute(w, n_head: int):
@@ -39,14 +39,19 @@ def gguf_config(r) -> ModelConfig:
                        pad_token_id=tok('padding'))
 
 # %% ../nbs/07b_gguf.ipynb #g036
+def gguf_reader(path: Path):
+    "A `gguf.GGUFReader` of `path`, or a `ModelLoadError` naming the file when it is not valid GGUF."
+    import gguf
+    try: return gguf.GGUFReader(path)
+    except Exception as e: raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
+                                                f'download it again') from None
+
 def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
     "Config and fp32 weights (native names) of a llama-architecture GGUF file; `NotNative(arch)` for other architectures."
     import gguf
     from tqdm.auto import tqdm
     path = Path(path)
-    try: r = gguf.GGUFReader(path)
-    except Exception as e: raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
-                                                f'download it again') from None
+    r = gguf_reader(path)
     arch = _gguf_field(r, 'general.architecture')
     if arch != 'llama': raise NotNative(arch)
     if any(t.name == 'rope_freqs.weight' for t in r.tensors):

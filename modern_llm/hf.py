@@ -14,8 +14,9 @@ from .tokenizer import resolve_style
 from .masking import IGNORE
 
 # %% auto #0
-__all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'rename', 'NotNative', 'config_from_hf', 'hf_config', 'load_hf_dir',
-           'PackingError', 'HFCausalLM', 'export_hf']
+__all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'MISTRAL_CHAT_TEMPLATE', 'TINY_FAMILIES', 'rename', 'NotNative',
+           'config_from_hf', 'hf_config', 'load_hf_dir', 'PackingError', 'HFCausalLM', 'end_of_turn_id', 'stop_ids',
+           'export_hf', 'family_tokenizer', 'tiny_hf_model']
 
 # %% ../nbs/07a_hf.ipynb #h019
 HF_NAMES = ({'embed': 'model.embed_tokens', 'norm': 'model.norm', 'lm_head': 'lm_head'},
@@ -247,20 +248,97 @@ CLASSIC_CHAT_TEMPLATE = (
     "{% elif m['role'] == 'user' %}{{ '### Instruction:\n' + m['content'] + '\n\n### Response:\n' }}"
     "{% else %}{{ m['content'] + eos_token + '\n\n' }}{% endif %}{% endfor %}")
 
-def export_hf(model: ModernDecoderLM, out_dir, tokenizer=None, prompt_style: str = 'auto') -> Path:
-    "Write an HF `LlamaForCausalLM` directory: config, safetensors weights, generation config, tokenizer and chat template."
-    from safetensors.torch import save_file
-    from transformers import GenerationConfig
-    if not isinstance(model, ModernDecoderLM): raise TypeError(f'export_hf takes a native model; save a wrapped one with model.hf.save_pretrained')
+def end_of_turn_id(tok) -> int | None:
+    "The special token that closes an assistant turn in `tok`'s chat template (`<|im_end|>`, `<end_of_turn>`, ...), or None."
+    if tok is None or not getattr(tok, 'chat_template', None): return None
+    reply = 'Hello there.'
+    text = tok.apply_chat_template([{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': reply}], tokenize=False)
+    after = text[text.rindex(reply) + len(reply):].lstrip()
+    added = tok.added_tokens_encoder
+    return next((added[t] for t in sorted(added, key=len, reverse=True) if after.startswith(t)), None)
+
+def stop_ids(model_eos, tok=None) -> list:
+    "The EOS ids a generation config lists: the model's, the tokenizer's EOS and the chat template's end-of-turn token."
+    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]), getattr(tok, 'eos_token_id', None), end_of_turn_id(tok)]
+    return sorted({i for i in ids if i is not None})
+
+
+# %% ../nbs/07a_hf.ipynb #h054c
+def _save_weights(model: nn.Module, out: Path):
+    "Write `model`'s transformers config and safetensors weights into `out`; return that config."
+    if isinstance(model, HFCausalLM):
+        model.hf.save_pretrained(out)
+        return model.config
     c = model.config
     if c.attn_sinks: raise ModelLoadError('this model uses attention sinks, which LlamaForCausalLM lacks; it can only be saved natively (save_model)')
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    dtype = model.embed.weight.dtype
-    hf_config(c, dtype).save_pretrained(out)
+    from safetensors.torch import save_file
+    hc = hf_config(c, model.embed.weight.dtype)
+    hc.save_pretrained(out)
     save_file({rename(k, HF_NAMES): v.detach().contiguous() for k, v in model.state_dict().items()}, out / 'model.safetensors',
               metadata={'format': 'pt'})
-    GenerationConfig(bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, pad_token_id=c.pad_token_id).save_pretrained(out)
-    if tokenizer is not None:
-        if resolve_style(prompt_style, tokenizer) == 'classic': tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
-        tokenizer.save_pretrained(out)
+    return hc
+
+def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'auto') -> Path:
+    "Write a transformers directory: config, safetensors weights, generation config (EOS ids with the end-of-turn), tokenizer, chat template."
+    from transformers import GenerationConfig
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    hc = _save_weights(model, out)
+    if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic': tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
+    eos = stop_ids(hc.eos_token_id, tokenizer)
+    GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=eos[0] if len(eos) == 1 else eos,   # one id as transformers writes it
+                     pad_token_id=hc.pad_token_id).save_pretrained(out)
+    if tokenizer is not None: tokenizer.save_pretrained(out)
     return out
+
+
+# %% ../nbs/07a_hf.ipynb #h062
+MISTRAL_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
+                         "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}")
+TINY_FAMILIES = {   # special tokens, EOS (the end of an assistant turn), pad, BOS, chat template (a TRL template name or the text)
+    'qwen2': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>'], eos='<|im_end|>', pad='<|endoftext|>', template='qwen2_5'),
+    'qwen3': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '</think>'], eos='<|im_end|>',
+                  pad='<|endoftext|>', template='qwen3_instruct_2507'),
+    'gemma3': dict(tokens=['<bos>', '<eos>', '<pad>', '<start_of_turn>', '<end_of_turn>'], eos='<end_of_turn>', pad='<pad>',
+                   bos='<bos>', template='gemma3'),
+    'phi3': dict(tokens=['<|endoftext|>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>'], eos='<|end|>', pad='<|endoftext|>',
+                 template='phi3'),
+    'mistral': dict(tokens=['<s>', '</s>', '[INST]', '[/INST]'], eos='</s>', pad='</s>', bos='<s>', template=MISTRAL_CHAT_TEMPLATE),
+    'gpt2': dict(tokens=['<|endoftext|>'], eos='<|endoftext|>', pad='<|endoftext|>', template=None)}
+
+def family_tokenizer(family: str):
+    "SmolLM2's tokenizer with `family`'s special tokens, EOS, pad, BOS and chat template."
+    import trl
+    from modern_llm.tokenizer import load_tokenizer
+    f, tok = TINY_FAMILIES[family], load_tokenizer('smollm2-135m')
+    tok.add_special_tokens({'additional_special_tokens': [t for t in f['tokens'] if t not in tok.get_vocab()]})
+    tok.eos_token, tok.pad_token, tok.bos_token = f['eos'], f['pad'], f.get('bos')
+    t = f['template']
+    tok.chat_template = t if t is None or '{' in t else (Path(trl.__file__).parent / 'chat_templates' / f'{t}.jinja').read_text()
+    return tok
+
+
+# %% ../nbs/07a_hf.ipynb #h063
+def _tiny_config(family: str, tok):
+    # width 64: bitsandbytes' CPU 4-bit kernels need at least one 64-value block per input row. Qwen3's heads are 128 wide,
+    # as transformers' GGUF reader assumes for every Qwen3
+    import transformers as tf
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    if family == 'gpt2': return tf.GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=512, **ids)
+    shape = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=512, **ids)
+    return {'qwen2': lambda: tf.Qwen2Config(**shape, tie_word_embeddings=True),
+            'qwen3': lambda: tf.Qwen3Config(**shape, head_dim=128, tie_word_embeddings=True),
+            'gemma3': lambda: tf.Gemma3TextConfig(**shape, head_dim=16, sliding_window=16),
+            'phi3': lambda: tf.Phi3Config(**shape, tie_word_embeddings=False),
+            'mistral': lambda: tf.MistralConfig(**shape, sliding_window=None, tie_word_embeddings=False)}[family]()
+
+def tiny_hf_model(family: str, out_dir, seed: int = 0) -> Path:
+    "A random-weight transformers model of `family` (one of `TINY_FAMILIES`) and its tokenizer, saved in `out_dir`."
+    from transformers import AutoModelForCausalLM
+    tok = family_tokenizer(family)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(_tiny_config(family, tok))
+    out = Path(out_dir); model.save_pretrained(out); tok.save_pretrained(out)
+    return out
+

@@ -198,8 +198,10 @@ def hf_shape(hc) -> ModelConfig:
     except NotNative: pass
     get = lambda *names, default=None: next((getattr(hc, n) for n in names if getattr(hc, n, None)), default)
     d, heads = get('hidden_size', 'n_embd', 'd_model'), get('num_attention_heads', 'n_head')
+    d_ff = get('intermediate_size', 'n_inner', default=4 * d)
+    if hasattr(hc, 'n_embd'): d_ff = d_ff * 2 // 3   # GPT-2's MLP has two matrices: the weights of a gated one 2/3 as wide
     return ModelConfig(vocab_size=hc.vocab_size, d_model=d, n_layers=get('num_hidden_layers', 'n_layer'), n_heads=heads,
-                       n_kv_heads=get('num_key_value_heads', default=heads), d_ff=get('intermediate_size', 'n_inner', default=4 * d),
+                       n_kv_heads=get('num_key_value_heads', default=heads), d_ff=d_ff,
                        head_dim=get('head_dim', default=d // heads), tie_embeddings=bool(getattr(hc, 'tie_word_embeddings', True)))
 
 def shape_of(model: nn.Module) -> ModelConfig:
@@ -210,11 +212,9 @@ def model_shape(spec) -> ModelConfig | None:
     "The shape of base model `spec` (as `SFTConfig.base_model` takes it), read without loading weights; None if unknown offline."
     from modern_llm.hub import resolve_model_spec
     from modern_llm.checkpoints import load_checkpoint
-    from modern_llm.gguf import gguf_config
+    from modern_llm.gguf import gguf_config, gguf_reader
     kind, where = resolve_model_spec(spec)
-    if kind == 'gguf':
-        import gguf
-        return gguf_config(gguf.GGUFReader(where))
+    if kind == 'gguf': return gguf_config(gguf_reader(where))
     if kind == 'pt':
         ck = load_checkpoint(where)
         if ck.get('adapter'): return model_shape(ck['adapter']['base']['model'])

@@ -1,7 +1,7 @@
 """`modern-llm export --format gguf` on a tiny native checkpoint: the file carries the model, tokenizer and chat template,
 our importer reads back the weights the quantization keeps, and bad requests are one line with exit code 2."""
 import subprocess, sys
-import gguf, torch
+import gguf, pytest, torch
 from modern_llm.hub import save_model, load_model
 from modern_llm.tokenizer import load_tokenizer
 from modern_llm.step import tiny_pretrained
@@ -40,3 +40,30 @@ def test_export_gguf_refusals(tmp_path):
                        (['--out', str(tmp_path / 'dir'), '--format', 'gguf'], 'give a path ending in .gguf')]:
         p = cli('export', '--model', str(ck), *args)
         assert p.returncode == 2 and p.stderr.strip().splitlines() == [f'error: {p.stderr.strip()[7:]}'] and says in p.stderr, p.stderr
+
+@pytest.mark.parametrize('family', ['qwen2', 'qwen3'])
+def test_export_gguf_qwen(tmp_path, family):
+    "A fine-tuned tiny Qwen2 (biases) or Qwen3 (Q/K norms) as llama.cpp's qwen2/qwen3: transformers' GGUF reader gets our logits."
+    from modern_llm.hf import tiny_hf_model
+    from modern_llm.hub import load_pretrained
+    from modern_llm.gguf_export import transformers_gguf, logit_gap
+    from modern_llm.cli import main   # in this process: the imports once, not per command
+    base = tiny_hf_model(family, tmp_path / 'base')
+    assert main(['sft', '--config', 'local-smoke', '--base', str(base), '--max-steps', '2', '--lr', '1e-2', '--output-dir', str(tmp_path),
+                 '--run-name', 'r']) == 0
+    final, out = str(tmp_path / 'r' / 'r-sft_final.pt'), tmp_path / f'{family}.gguf'
+    assert main(['export', '--model', final, '--out', str(out), '--format', 'gguf']) == 0
+    assert gguf.GGUFReader(out).fields['general.architecture'].contents() == family
+    ours, ids = load_pretrained(final).model, torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): scale = ours.eval()(ids).logits.abs().max().item()
+    gap = logit_gap(ours, transformers_gguf(out), ids)
+    print(f'{family} GGUF f16: max |Δlogits| {gap:.2e} (logits up to {scale:.2f})')   # shown by pytest -s
+    assert gap < 5e-3 * scale
+    assert (out.parent / 'README.md').exists() and 'library_name: gguf' in (out.parent / 'README.md').read_text()
+
+def test_export_gguf_refuses_other_architectures(tmp_path):
+    from modern_llm.hf import tiny_hf_model
+    p = cli('export', '--model', str(tiny_hf_model('gemma3', tmp_path / 'base')), '--out', str(tmp_path / 'g.gguf'), '--format', 'gguf')
+    assert p.returncode == 2 and 'Traceback' not in p.stderr and not (tmp_path / 'g.gguf').exists()
+    assert p.stderr.strip().splitlines()[-1].startswith("error: GGUF export writes Llama-architecture models (SmolLM2, TinyLlama, Llama 3.x), "
+                                                        "Qwen2 and Qwen3; this is a 'gemma3_text' model."), p.stderr[-500:]
