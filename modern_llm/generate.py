@@ -114,18 +114,12 @@ class Completion:
     text: str
     finish_reason: str
 
-def _tokenizer_stops(tok) -> list:
-    "`tok`'s EOS and its chat template's end-of-turn markers; the EOS alone for a template that training would refuse."
-    if tok is None: return []
-    try: return stop_token_ids(tok)
-    except DataError: return [] if tok.eos_token_id is None else [tok.eos_token_id]
-
 def stop_ids(model, tok=None) -> set:
     "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (EOS and its template's end of turn)."
     cfg = getattr(model, 'hf', None)
     eos = model.config.eos_ids if cfg is None else cfg.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-    return set(eos) | set(_tokenizer_stops(tok))
+    return set(eos) | set(stop_token_ids(tok) if tok is not None else [])
 
 # %% ../nbs/10_generate.ipynb #c023
 @torch.no_grad()

@@ -10,12 +10,12 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions, native_from_state, training_flops
 from .attention import attention_mask_4d
-from .tokenizer import resolve_style
+from .tokenizer import resolve_style, stop_token_ids
 from .masking import IGNORE
 
 # %% auto #0
 __all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'MISTRAL_CHAT_TEMPLATE', 'TINY_FAMILIES', 'rename', 'NotNative',
-           'config_from_hf', 'hf_config', 'load_hf_dir', 'PackingError', 'HFCausalLM', 'end_of_turn_id', 'stop_ids',
+           'config_from_hf', 'hf_config', 'load_hf_dir', 'PackingError', 'HFCausalLM', 'generation_eos_ids',
            'export_hf', 'family_tokenizer', 'tiny_hf_model']
 
 # %% ../nbs/07a_hf.ipynb #h019
@@ -248,18 +248,9 @@ CLASSIC_CHAT_TEMPLATE = (
     "{% elif m['role'] == 'user' %}{{ '### Instruction:\n' + m['content'] + '\n\n### Response:\n' }}"
     "{% else %}{{ m['content'] + eos_token + '\n\n' }}{% endif %}{% endfor %}")
 
-def end_of_turn_id(tok) -> int | None:
-    "The special token that closes an assistant turn in `tok`'s chat template (`<|im_end|>`, `<end_of_turn>`, ...), or None."
-    if tok is None or not getattr(tok, 'chat_template', None): return None
-    reply = 'Hello there.'
-    text = tok.apply_chat_template([{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': reply}], tokenize=False)
-    after = text[text.rindex(reply) + len(reply):].lstrip()
-    added = tok.added_tokens_encoder
-    return next((added[t] for t in sorted(added, key=len, reverse=True) if after.startswith(t)), None)
-
-def stop_ids(model_eos, tok=None) -> list:
-    "The EOS ids a generation config lists: the model's, the tokenizer's EOS and the chat template's end-of-turn token."
-    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]), getattr(tok, 'eos_token_id', None), end_of_turn_id(tok)]
+def generation_eos_ids(model_eos, tok=None) -> list:
+    "The EOS ids a generation config lists: the model's, and what `tok`'s chat template ends a reply with (end-of-turn markers, EOS)."
+    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]), *(stop_token_ids(tok) if tok is not None else [])]
     return sorted({i for i in ids if i is not None})
 
 
@@ -284,7 +275,7 @@ def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'au
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     hc = _save_weights(model, out)
     if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic': tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
-    eos = stop_ids(hc.eos_token_id, tokenizer)
+    eos = generation_eos_ids(hc.eos_token_id, tokenizer)
     GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=eos[0] if len(eos) == 1 else eos,   # one id as transformers writes it
                      pad_token_id=hc.pad_token_id).save_pretrained(out)
     if tokenizer is not None: tokenizer.save_pretrained(out)
@@ -294,13 +285,13 @@ def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'au
 # %% ../nbs/07a_hf.ipynb #h062
 MISTRAL_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
                          "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}")
-TINY_FAMILIES = {   # special tokens, EOS (the end of an assistant turn), pad, BOS, chat template (a TRL template name or the text)
+TINY_FAMILIES = {   # special tokens, EOS, pad, BOS, chat template (a TRL template name or the text), as the real families have them
     'qwen2': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>'], eos='<|im_end|>', pad='<|endoftext|>', template='qwen2_5'),
     'qwen3': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '</think>'], eos='<|im_end|>',
-                  pad='<|endoftext|>', template='qwen3_instruct_2507'),
-    'gemma3': dict(tokens=['<bos>', '<eos>', '<pad>', '<start_of_turn>', '<end_of_turn>'], eos='<end_of_turn>', pad='<pad>',
+                  pad='<|endoftext|>', template='qwen3'),
+    'gemma3': dict(tokens=['<bos>', '<eos>', '<pad>', '<start_of_turn>', '<end_of_turn>'], eos='<eos>', pad='<pad>',
                    bos='<bos>', template='gemma3'),
-    'phi3': dict(tokens=['<|endoftext|>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>'], eos='<|end|>', pad='<|endoftext|>',
+    'phi3': dict(tokens=['<|endoftext|>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>'], eos='<|endoftext|>', pad='<|endoftext|>',
                  template='phi3'),
     'mistral': dict(tokens=['<s>', '</s>', '[INST]', '[/INST]'], eos='</s>', pad='</s>', bos='<s>', template=MISTRAL_CHAT_TEMPLATE),
     'gpt2': dict(tokens=['<|endoftext|>'], eos='<|endoftext|>', pad='<|endoftext|>', template=None)}

@@ -411,8 +411,9 @@ def chat_units(ex: Example, tok) -> list:
             for k in trained]
 
 def stop_token_ids(tok) -> list:
-    "The ids generation stops on: the chat template's end-of-turn marker(s), then EOS, each once."
-    ends = chat_plan(tok).end_of_turn if getattr(tok, 'chat_template', None) else ()
+    "The ids generation stops on: the chat template's end-of-turn marker(s), then EOS, each once; EOS alone where training refuses the template."
+    try: ends = chat_plan(tok).end_of_turn if getattr(tok, 'chat_template', None) else ()
+    except DataError: ends = ()
     return list(dict.fromkeys(i for i in [*tok.convert_tokens_to_ids(list(ends)), tok.eos_token_id] if i is not None))
 
 # %% ../nbs/03_tokenizer.ipynb #c028

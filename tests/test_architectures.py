@@ -6,7 +6,8 @@ import pytest, torch
 from huggingface_hub import ModelCard
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from modern_llm.cli import main
-from modern_llm.hf import CLASSIC_CHAT_TEMPLATE, TINY_FAMILIES, end_of_turn_id, tiny_hf_model
+from modern_llm.hf import CLASSIC_CHAT_TEMPLATE, TINY_FAMILIES, tiny_hf_model
+from modern_llm.tokenizer import stop_token_ids
 from modern_llm.hub import load_pretrained
 
 IDS = torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
@@ -34,7 +35,7 @@ def test_family_from_sft_to_export(family, tmp_path, capsys):
     assert tok.chat_template == (AutoTokenizer.from_pretrained(base).chat_template or CLASSIC_CHAT_TEMPLATE)   # GPT-2: classic
     stops = GenerationConfig.from_pretrained(tmp_path / 'hf').eos_token_id
     stops = stops if isinstance(stops, list) else [stops]
-    assert tok.eos_token_id in stops and (end_of_turn_id(tok) is None or end_of_turn_id(tok) in stops)
+    assert set(stop_token_ids(tok)) <= set(stops)   # EOS and the end-of-turn marker(s) training stops replies on
     card = ModelCard.load(tmp_path / 'hf' / 'README.md')   # eval ran on this checkpoint: its table is in the card
     assert card.data.library_name == 'transformers' and card.data.tags == ['modern-llm', 'sft', 'full', exported.config.model_type]
     assert 'Mode: **full**, 2 optimizer steps' in card.text and '| embedded |' in card.text and '## Evaluation' in card.text
