@@ -41,7 +41,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['modern_llm', 'modern_llm.*']),
     include_package_data=True,
     package_data={'modern_llm': ['assets/*.jsonl', 'assets/*.json', 'assets/*.txt', 'assets/harness_tasks/*.yaml',
-                                'assets/harness_tasks/*.jsonl']},
+                                'assets/harness_tasks/*.jsonl', 'assets/nltk_data/tokenizers/punkt_tab/english/*']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements,
                     'docs': docs_requirements,
