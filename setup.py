@@ -15,6 +15,7 @@ bench_requirements = cfg.get('bench_requirements', '').split()
 trackers_requirements = cfg.get('trackers_requirements', '').split()
 docs_requirements = cfg.get('docs_requirements', '').split()
 gpu_requirements = cfg.get('gpu_requirements', '').split()
+eval_requirements = cfg.get('eval_requirements', '').split()
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 lic = licenses[cfg['license']]
@@ -39,11 +40,12 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['modern_llm', 'modern_llm.*']),
     include_package_data=True,
-    package_data={'modern_llm': ['assets/*.jsonl', 'assets/*.json', 'assets/*.txt']},
+    package_data={'modern_llm': ['assets/*.jsonl', 'assets/*.json', 'assets/*.txt', 'assets/harness_tasks/*.yaml',
+                                'assets/harness_tasks/*.jsonl', 'assets/nltk_data/tokenizers/punkt_tab/english/*']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'trackers': trackers_requirements,
                     'docs': docs_requirements,
-                    'gpu': gpu_requirements},
+                    'gpu': gpu_requirements, 'eval': eval_requirements},
     python_requires='>=' + cfg['min_python'],
     zip_safe=False,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

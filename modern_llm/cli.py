@@ -108,7 +108,14 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.evaluate import evaluate_models, summary_table
-    models = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
+    from modern_llm.hub import load_pretrained
+    manager = None
+    if args.harness:   # checked before any model loads: an unknown task, or one whose data needs the hub offline, fails at once
+        try: from modern_llm.harness import task_manager, load_tasks, add_harness, harness_table
+        except ImportError: raise ConfigError("--harness needs lm-evaluation-harness: pip install 'modern_llm[eval]'") from None
+        load_tasks(args.harness, manager := task_manager())
+    specs = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
+    models = {n: load_pretrained(m) for n, m in specs.items()}
     heldout = None
     if args.config:
         from modern_llm.batching import config_examples
@@ -117,6 +124,9 @@ def cmd_eval(args) -> int:
     out = Path(args.out) if args.out else Path(args.model).parent if Path(args.model).suffix == '.pt' else Path('eval')
     rep = evaluate_models(models, out, heldout=heldout, limit=args.limit)
     print(summary_table(rep)); print(f'wrote {out}/eval.json, samples.md and eval_accuracy.png')
+    if args.harness:
+        rep = add_harness(rep, models, args.harness, args.harness_limit, out, manager)
+        print(harness_table(rep)); print(f'wrote the harness metrics to {out}/eval.json and {out}/harness.md')
     return 0
 
 def _adapter_of(spec) -> dict | None:
@@ -259,6 +269,9 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser('eval', help='evaluate a model, optionally beside its base'); e.set_defaults(func=cmd_eval)
     e.add_argument('--model', required=True); e.add_argument('--base-model'); e.add_argument('--out')
     e.add_argument('--limit', type=int, help='tasks per family'); e.add_argument('--config', help='config whose held-out split to score')
+    e.add_argument('--harness', help="comma-separated lm-evaluation-harness tasks (arc_easy,hellaswag,mmlu,gsm8k,ifeval need the hub; "
+                   "mllm_choice,mllm_answer,mllm_text ship here), run on the model and its base (pip install 'modern_llm[eval]')")
+    e.add_argument('--harness-limit', type=float, help='documents per harness task (a fraction below 1)')
     x = sub.add_parser('export', help='write a Hugging Face model directory or a GGUF file'); x.set_defaults(func=cmd_export)
     x.add_argument('--model', required=True); x.add_argument('--out', required=True)
     x.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf', help='hf: a transformers directory (adapters merged; the default); adapter: a PEFT adapter directory; gguf: one file for llama.cpp')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_evaluate.ipynb #c003
 from __future__ import annotations
-import json, math, time
+import importlib.util, json, math, time
 from collections import defaultdict
 from pathlib import Path
 import numpy as np
@@ -134,17 +134,21 @@ def evaluate_model(pre: Pretrained, heldout=None, limit: int | None = None, max_
     r = {'tasks': task_accuracy(pre, limit=limit, max_new_tokens=max_new_tokens),
          'safety': safety_scores(pre, limit=limit, max_new_tokens=max_new_tokens),
          'context': context_accuracy(pre, limit=limit, max_new_tokens=min(32, max_new_tokens)), 'samples': answer_prompts(pre)}
+    if importlib.util.find_spec('lm_eval'):   # IFEval's checkers come with the eval extra
+        from modern_llm.ifeval import instruction_following
+        r['instructions'] = instruction_following(pre, limit=limit)
     if heldout: r['loss'] = loss_by_source(pre, heldout, max_seq_len)
     return r
 
 ABILITIES = {'task accuracy': 'tasks', 'refuses harmful': 'refusal_rate', 'answers look-alikes': 'answer_rate',
-             'multi-turn context': 'context'}
+             'multi-turn context': 'context', 'follows instructions': 'instructions'}
 
 def abilities(r: dict) -> dict:
-    "The four headline numbers of one model's results (None where the results lack one): normalised task accuracy, refusal rate on held-out harmful requests, answer rate on held-out benign look-alikes, accuracy on held-out multi-turn tasks."
-    s, c = r.get('safety') or {}, r.get('context') or {}
+    "The four headline numbers of one model's results (None where the results lack one): normalised task accuracy, refusal rate on held-out harmful requests, answer rate on held-out benign look-alikes, accuracy on held-out multi-turn tasks, IFEval's prompt-level strict accuracy on the held-out instruction prompts."
+    s, c, i = r.get('safety') or {}, r.get('context') or {}, r.get('instructions') or {}
     return {'task accuracy': r['tasks']['accuracy']['all']['normalised'], 'refuses harmful': s.get('refusal_rate'),
-            'answers look-alikes': s.get('answer_rate'), 'multi-turn context': c.get('accuracy')}
+            'answers look-alikes': s.get('answer_rate'), 'multi-turn context': c.get('accuracy'),
+            'follows instructions': i.get('prompt_level_strict_acc')}
 
 # %% ../nbs/12_evaluate.ipynb #c015
 def compare_plot(results: dict, path=None):

@@ -11,7 +11,7 @@ def test_run_notebook_produces_a_report(tmp_path):
     cmd = [sys.executable, '-m', 'papermill', str(ROOT / 'nbs' / 'sft_run.ipynb'), str(out), '--cwd', str(tmp_path),
            '-p', 'preset', 'local-smoke', '-p', 'max_steps', '2', '-p', 'eval_limit', '1', '-p', 'max_new_tokens', '8',
            '-p', 'output_dir', str(tmp_path / 'runs'), '-p', 'run_name', 'pm',
-           '-y', 'report_to: [tensorboard]', '-p', 'neftune_alpha', '5']
+           '-y', 'report_to: [tensorboard]', '-p', 'neftune_alpha', '5', '-p', 'harness', 'mllm_choice', '-p', 'harness_limit', '2']
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert p.returncode == 0, p.stderr[-4000:]
     nb = nbformat.read(out, as_version=4)
@@ -21,7 +21,10 @@ def test_run_notebook_produces_a_report(tmp_path):
     images = sum('image/png' in o.get('data', {}) for c in nb.cells for o in c.get('outputs', []))
     assert images >= 3   # length histogram, loss curve, accuracy comparison
     run = tmp_path / 'runs' / 'pm'
-    for f in ('pm-sft_final.pt', 'eval.json', 'samples.md', 'eval_accuracy.png', 'loss_curve.png', 'training.log'): assert (run / f).exists(), f
+    for f in ('pm-sft_final.pt', 'eval.json', 'samples.md', 'eval_accuracy.png', 'loss_curve.png', 'training.log', 'harness.md'):
+        assert (run / f).exists(), f
+    report = json.loads((run / 'eval.json').read_text())
+    assert set(report['harness']) == {'base', 'sft'} and 'instructions' in report['models']['sft']   # the harness and IFEval ran
     assert len(list((run / 'tensorboard').glob('events.out.tfevents.*'))) == 1   # the report_to parameter reached the trainer
     from modern_llm.checkpoints import load_checkpoint
     assert load_checkpoint(run / 'pm-sft_final.pt')['config']['neftune_alpha'] == 5
