@@ -6,7 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, fields
 import torch
-from .data import DataError, Example, Turn
+from .data import Example, Turn
 from .hub import Pretrained
 from .tokenizer import encode_prompt, stop_token_ids
 

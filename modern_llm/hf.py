@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions, native_from_state, training_flops
 from .attention import attention_mask_4d
-from .tokenizer import resolve_style, stop_token_ids
+from .tokenizer import resolve_style, stop_token_ids, trl_chat_templates
 from .masking import IGNORE
 
 # %% auto #0
@@ -298,13 +298,12 @@ TINY_FAMILIES = {   # special tokens, EOS, pad, BOS, chat template (a TRL templa
 
 def family_tokenizer(family: str):
     "SmolLM2's tokenizer with `family`'s special tokens, EOS, pad, BOS and chat template."
-    import trl
     from modern_llm.tokenizer import load_tokenizer
     f, tok = TINY_FAMILIES[family], load_tokenizer('smollm2-135m')
     tok.add_special_tokens({'additional_special_tokens': [t for t in f['tokens'] if t not in tok.get_vocab()]})
     tok.eos_token, tok.pad_token, tok.bos_token = f['eos'], f['pad'], f.get('bos')
     t = f['template']
-    tok.chat_template = t if t is None or '{' in t else (Path(trl.__file__).parent / 'chat_templates' / f'{t}.jinja').read_text()
+    tok.chat_template = t if t is None or '{' in t else (trl_chat_templates() / f'{t}.jinja').read_text()
     return tok
 
 

@@ -12,8 +12,8 @@ from .hub_access import hub_reachable, offline_mode
 
 # %% auto #0
 __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'merges_from_ranks', 'gpt2_tokenizer_from_tiktoken',
-           'load_tokenizer', 'Segment', 'text_segments', 'classic_segments', 'template_name', 'render_chats',
-           'ChatPlan', 'chat_plan', 'chat_segments_of', 'chat_segments', 'chat_units', 'stop_token_ids',
+           'load_tokenizer', 'Segment', 'text_segments', 'classic_segments', 'trl_chat_templates', 'template_name',
+           'render_chats', 'ChatPlan', 'chat_plan', 'chat_segments_of', 'chat_segments', 'chat_units', 'stop_token_ids',
            'resolve_style', 'segments_of', 'segments', 'bos_prefix', 'encode_texts', 'encode_segments', 'encode_prompt']
 
 # %% ../nbs/03_tokenizer.ipynb #c006
@@ -179,13 +179,17 @@ _WEATHER = [{'type': 'function', 'function': {'name': 'get_weather', 'descriptio
 _CALL = [{'type': 'function', 'function': {'name': 'get_weather', 'arguments': {'city': 'Oslo'}}}]
 
 # %% ../nbs/03_tokenizer.ipynb #c025c
+def trl_chat_templates() -> Path | None:
+    "The folder of real chat templates that the `trl` package ships, or None without trl."
+    spec = importlib.util.find_spec('trl')   # only its template files are read: importing trl costs seconds
+    return Path(spec.submodule_search_locations[0]) / 'chat_templates' if spec else None
+
 _NAMES = {}   # template text -> TRL family name
 
 def template_name(tok) -> str:
     "The name of `tok`'s chat template: the TRL family whose template it equals, else the tokenizer's name."
     if not _NAMES:
-        spec = importlib.util.find_spec('trl')   # only its template files are read: importing trl costs seconds
-        folder = Path(spec.submodule_search_locations[0]) / 'chat_templates' if spec else Path('-')
+        folder = trl_chat_templates() or Path('-')
         _NAMES.update({p.read_text(): p.stem for p in sorted(folder.glob('*.jinja'))} or {None: None})
     return _NAMES.get(tok.chat_template) or f"of '{Path(tok.name_or_path).name or 'this tokenizer'}'"
 

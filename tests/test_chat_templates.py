@@ -1,13 +1,13 @@
 """Every chat template that TRL ships with a training twin (`*_training.jinja`, marked with `{% generation %}`): the tokens
 we train equal TRL's assistant mask, token for token, apart from differences we make on purpose, each named below."""
-import copy, difflib, functools, importlib.util, json, re, shutil, subprocess, sys
+import copy, difflib, functools, json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.data import DataError, Example, Turn
-from modern_llm.tokenizer import (load_tokenizer, chat_plan, chat_units, chat_segments_of, encode_segments, stop_token_ids,
-                                  _messages, _CALL, _WEATHER)
+from modern_llm.tokenizer import (load_tokenizer, trl_chat_templates, chat_plan, chat_units, chat_segments_of, encode_segments,
+                                  stop_token_ids, _messages, _CALL, _WEATHER)
 
-FOLDER = Path(importlib.util.find_spec('trl').submodule_search_locations[0]) / 'chat_templates'
+FOLDER = trl_chat_templates()
 # vision templates read each message's content as a list of typed parts (text and images); our turns hold text
 VISION = {'idefics3', 'llava_next', 'smolvlm'}
 FAMILIES = sorted(p.name[:-len('_training.jinja')] for p in FOLDER.glob('*_training.jinja'))
