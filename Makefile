@@ -56,13 +56,13 @@ check-sync: install
 	@echo "notebooks and library in sync"
 
 # Every notebook once, as nbdev_test runs it (the same shell, flags and skips), two at a time with one thread each: two
-# 2-thread workers on 2 cores slow each other down many times over. In the teaching notebooks (settings.ini
-# teaching_nbs) every kept output must still be what the code produces; `make outputs` stores new ones.
+# 2-thread workers on 2 cores slow each other down many times over. Every output a notebook keeps
+# must still be what the code produces; `make outputs` stores new ones.
 # The run notebook is a papermill job with a full-length default; tests/test_papermill_run.py runs it small.
 nbtest: install
 	OMP_NUM_THREADS=1 $(PY) tests/outputs.py check --n_workers 2
 
-# Re-run the teaching notebooks and store their outputs (then nbdev_clean): after a change that alters what they show.
+# Re-run the notebooks that keep outputs and store them (then nbdev_clean): after a change that alters what they show.
 # To keep the output of one more cell: .venv/bin/python tests/outputs.py keep nbs/NB.ipynb CELL_ID
 outputs: install
 	OMP_NUM_THREADS=1 $(PY) tests/outputs.py refresh

@@ -1,13 +1,13 @@
-"""Run the notebooks' tests, and keep the teaching notebooks' stored outputs honest.
+"""Run the notebooks' tests, and keep the notebooks' stored outputs honest.
 
-    python tests/outputs.py check [NB ...]      # run every notebook once, as nbdev_test does (`make nbtest`); in the
-                                                # teaching notebooks, fail where a kept output differs from the new one
-    python tests/outputs.py refresh [NB ...]    # re-run the teaching notebooks and store the new outputs (`make outputs`)
+    python tests/outputs.py check [NB ...]      # run every notebook once, as nbdev_test does (`make nbtest`); fail
+                                                # where a kept output differs from the one the code produces now
+    python tests/outputs.py refresh [NB ...]    # re-run the notebooks that keep outputs and store the new ones (`make outputs`)
     python tests/outputs.py keep NB CELL_ID ... # start keeping (storing and checking) the outputs of those cells
-    python tests/outputs.py teaching            # list the teaching notebooks (settings.ini: teaching_nbs)
+    python tests/outputs.py teaching            # list the notebooks that keep outputs
 
-A teaching notebook (settings.ini `teaching_nbs`) keeps the outputs a reader should see on the docs site. Its kept
-outputs are those of the cells that hold outputs: every one must equal what the code produces now. Compared: stdout,
+A notebook keeps the outputs a reader should see on the docs site: those of the cells that hold outputs after
+nbdev_clean. Every kept output is checked: it must equal what the code produces now. Compared: stdout,
 text results (text/plain, text/html, text/markdown) and errors (name and message), after nbdev_clean's own
 normalisation (no `at 0x...` addresses) and with temporary directories written as `<tmp>`; images by presence and type
 only (their pixels vary with fonts and versions). stderr is neither kept nor compared: it carries progress bars and
@@ -17,7 +17,7 @@ import argparse, difflib, json, os, re, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REFRESH_HINT = ('If the new output is right, store it: `make outputs` (re-runs the teaching notebooks, stores their '
+REFRESH_HINT = ('If the new output is right, store it: `make outputs` (re-runs the notebooks that keep outputs, stores their '
                 'outputs and runs nbdev_clean), then commit the notebook.')
 
 def config():
@@ -25,12 +25,8 @@ def config():
     return get_config(path=ROOT)
 
 def teaching_nbs() -> list:
-    "The notebooks that keep their outputs, as paths."
-    cfg = config()
-    names = cfg.get('teaching_nbs', '').split()
-    missing = [n for n in names if not (cfg.nbs_path / n).exists()]
-    if missing: raise SystemExit(f'settings.ini teaching_nbs names {missing}, not in {cfg.nbs_path}: fix the list')
-    return [cfg.nbs_path / n for n in names]
+    "The notebooks that keep outputs (any code cell holding one), as paths."
+    return [p for p in all_nbs() if any(c.get('outputs') for c in read(p)['cells'] if c['cell_type'] == 'code')]
 
 def all_nbs() -> list:
     "Every notebook nbdev_test would run, less the papermill job (tests/test_papermill_run.py runs it small)."
@@ -106,15 +102,11 @@ def differences(stored_cells, new_cells, nb_name: str) -> list:
 def read(path: Path) -> dict: return json.loads(Path(path).read_text(encoding='utf-8'))
 
 def check_one(path: Path, teaching: bool, flags: str = 'slow'):
-    "(ok, seconds, messages) for one notebook: its tests pass and, if it is a teaching notebook, its kept outputs hold."
+    "(ok, seconds, messages) for one notebook: its tests pass and, where it keeps outputs, they hold."
     stored = read(path)['cells']
     cells, err, secs = execute(path, flags)
     msgs = [f'{path.name}: a cell failed:\n{err}'] if err else []
     if teaching and not err: msgs += differences(stored, cells, f'nbs/{path.name}')
-    kept = [c['id'] for c in stored if c.get('outputs')]
-    if not teaching and kept:   # shown on the docs site, but never checked
-        msgs.append(f'nbs/{path.name} holds outputs (cells {" ".join(kept)}) but is not a teaching notebook: clear them '
-                    f'(nbdev_clean --clear_all --fname nbs/{path.name}) or add it to teaching_nbs in settings.ini')
     return not msgs, secs, msgs
 
 def store(path: Path, keep_ids=(), flags: str = 'slow') -> list:
@@ -151,9 +143,8 @@ def main(argv=None):
     if a.command == 'teaching': return print('\n'.join(str(n.relative_to(ROOT)) for n in teaching_nbs()))
     teaching = {n.resolve() for n in teaching_nbs()}
     if a.command == 'keep':
-        if len(a.args) < 2: raise SystemExit('keep NB CELL_ID ...: a teaching notebook and the ids of the cells to keep')
+        if len(a.args) < 2: raise SystemExit('keep NB CELL_ID ...: a notebook and the ids of the cells to keep')
         path = Path(a.args[0]).resolve()
-        if path not in teaching: raise SystemExit(f'{path.name} is not a teaching notebook: add it to teaching_nbs in settings.ini')
         return print(f"{path.name}: outputs stored; changed in cells {' '.join(store(path, a.args[1:], a.flags))}")
     if a.command == 'refresh':
         for path in [Path(n).resolve() for n in a.args] or sorted(teaching):
