@@ -14,48 +14,58 @@ from .model import ModelLoadError
 
 # %% auto #0
 __all__ = ['projection_names', 'target_names', 'lora_config', 'inject_lora', 'lora_param_count', 'nf4_linear',
-           'quantize_projections', 'dequantize_projections', 'adapter_spec', 'add_adapters', 'weights_fingerprint',
-           'adapter_entries', 'adapter_state', 'load_adapter_state', 'merge_adapters', 'BaseMismatch', 'check_base',
-           'model_from_adapter', 'peft_names', 'export_adapter']
+           'quantize_projections', 'dequantize_projections', 'adapter_settings', 'add_adapters', 'weights_fingerprint',
+           'adapter_entries', 'adapter_state', 'load_adapter_state', 'merge_adapters', 'BaseMismatch',
+           'check_adapter_base', 'model_from_adapter', 'peft_names', 'export_adapter']
 
 # %% ../nbs/08a_adapters.ipynb #c008
 def _is_projection(m: nn.Module) -> bool:
+    "Whether `m` is a linear projection: an `nn.Linear` (bitsandbytes' `Linear4bit` is one too) or GPT-2's `Conv1D`."
     from transformers.pytorch_utils import Conv1D
-    return isinstance(m, (nn.Linear, Conv1D))   # bitsandbytes' Linear4bit is an nn.Linear too
+    return isinstance(m, (nn.Linear, Conv1D))
 
+# %% ../nbs/08a_adapters.ipynb #c008h
 def _head(model: nn.Module):
+    "The model's LM head, native or wrapped."
     inner = getattr(model, 'hf', model)
     return inner.get_output_embeddings() if hasattr(inner, 'get_output_embeddings') else getattr(model, 'lm_head', None)
 
+# %% ../nbs/08a_adapters.ipynb #c008p
 def projection_names(model: nn.Module) -> list:
-    "Full names of the linear projections inside the model's blocks: every `nn.Linear` (or GPT-2 `Conv1D`) but the LM head."
+    "Full names of the linear projections in the model's blocks: every `nn.Linear` or `Conv1D` but the LM head."
     head = _head(model)
     return [n for n, m in model.named_modules() if _is_projection(m) and m is not head]
 
 # %% ../nbs/08a_adapters.ipynb #c011
-def _matches(name: str, target: str) -> bool: return name == target or name.endswith('.' + target)
+def _matches(name: str, target: str) -> bool:
+    "Whether projection `name` is `target` or ends with it as a whole component."
+    return name == target or name.endswith('.' + target)
 
+# %% ../nbs/08a_adapters.ipynb #c011n
 def target_names(model: nn.Module, targets: list | None = None) -> list:
-    "The projections to adapt: all of them for `targets=None`, else those whose name is or ends with one of `targets`."
+    "The projections to adapt: all for `targets=None`, else those whose name is or ends with one of `targets`."
     names = projection_names(model)
     if targets is None: return names
     missing = [t for t in targets if not any(_matches(n, t) for n in names)]
     if missing:
-        raise ConfigError(f"config key 'lora_targets': {', '.join(map(repr, missing))} match no linear projection of the model; "
-                          f"its projections are {', '.join(sorted({n.rsplit('.', 1)[-1] for n in names}))}")
+        raise ConfigError(f"config key 'lora_targets': {', '.join(map(repr, missing))} match no linear projection of "
+                          f"the model; its projections are {', '.join(sorted({n.rsplit('.', 1)[-1] for n in names}))}")
     return [n for n in names if any(_matches(n, t) for t in targets)]
 
 # %% ../nbs/08a_adapters.ipynb #c014
 def lora_config(r: int, alpha: float, dropout: float, targets: list, use_dora: bool = False):
     "PEFT's `LoraConfig` for adapters of rank `r` on the projections named `targets` (full names)."
     from peft import LoraConfig
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), use_dora=use_dora, bias='none')
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), use_dora=use_dora,
+                      bias='none')
 
-def inject_lora(model: nn.Module, spec: dict) -> nn.Module:
-    "Freeze `model` and add the adapters `spec` describes (keys r, alpha, dropout, targets, use_dora), in place."
+# %% ../nbs/08a_adapters.ipynb #c014i
+def inject_lora(model: nn.Module, adapter: dict) -> nn.Module:
+    "Freeze `model` and add the adapters `adapter` describes (keys r, alpha, dropout, targets, use_dora), in place."
     from peft import inject_adapter_in_model
     model.requires_grad_(False)
-    inject_adapter_in_model(lora_config(spec['r'], spec['alpha'], spec['dropout'], spec['targets'], spec['use_dora']), model)
+    a = adapter
+    inject_adapter_in_model(lora_config(a['r'], a['alpha'], a['dropout'], a['targets'], a['use_dora']), model)
     return model
 
 # %% ../nbs/08a_adapters.ipynb #c020
@@ -66,23 +76,26 @@ def lora_param_count(model: nn.Module, r: int, targets: list | None = None) -> i
 
 # %% ../nbs/08a_adapters.ipynb #c025
 def nf4_linear(layer: nn.Module, device, compute_dtype=torch.float32) -> nn.Module:
-    "`layer` (an `nn.Linear` or GPT-2 `Conv1D`) as a frozen 4-bit NF4 `Linear4bit` with double quantization, on `device`."
+    "`layer` (`nn.Linear` or GPT-2 `Conv1D`) as a frozen NF4 `Linear4bit` with double quantization, on `device`."
     import bitsandbytes as bnb
     w = layer.weight.detach() if isinstance(layer, nn.Linear) else layer.weight.detach().T   # Conv1D holds [in, out]
     q = bnb.nn.Linear4bit(w.shape[1], w.shape[0], bias=layer.bias is not None, compute_dtype=compute_dtype,
                           compress_statistics=True, quant_type='nf4', device='meta')
     q.weight = bnb.nn.Params4bit(w.contiguous(), requires_grad=False, compress_statistics=True, quant_type='nf4')
     if layer.bias is not None: q.bias = nn.Parameter(layer.bias.detach().clone(), requires_grad=False)
-    # bitsandbytes repacks the weights for its AVX512-BF16 inference kernel at the first eval forward; training after an
-    # evaluation then adds a biased layer's bias in place into an output that needs grad, and fails (Qwen2, GPT-2)
+    # bitsandbytes repacks the weights for its AVX512-BF16 inference kernel at the first eval forward; training
+    # after an evaluation then adds a biased layer's bias in place into an output that needs grad (Qwen2, GPT-2)
     q.support_avx512bf16_for_cpu = False
     q.conv1d = not isinstance(layer, nn.Linear)   # dequantizing gives the layer back in its own kind
     return q.to(device)
 
+# %% ../nbs/08a_adapters.ipynb #c026r
 def _replace(model: nn.Module, name: str, new: nn.Module):
+    "Put `new` in place of the submodule called `name`."
     parent, _, attr = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, attr, new)
 
+# %% ../nbs/08a_adapters.ipynb #c026q
 def quantize_projections(model: nn.Module, device, compute_dtype=torch.float32) -> nn.Module:
     "Every projection of `model` in 4-bit NF4 on `device`, in place."
     mods = dict(model.named_modules())
@@ -108,19 +121,20 @@ def dequantize_projections(model: nn.Module) -> nn.Module:
     return model
 
 # %% ../nbs/08a_adapters.ipynb #c031
-def adapter_spec(model: nn.Module, cfg: SFTConfig) -> dict:
+def adapter_settings(model: nn.Module, cfg: SFTConfig) -> dict:
     "The adapters `cfg` asks for on `model`, as the plain dict a checkpoint stores."
-    return dict(finetune=cfg.finetune, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, use_dora=cfg.use_dora,
-                targets=target_names(model, cfg.lora_targets))
+    return dict(finetune=cfg.finetune, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                use_dora=cfg.use_dora, targets=target_names(model, cfg.lora_targets))
 
-def add_adapters(model: nn.Module, spec: dict, device, compute_dtype=None, seed: int = 0) -> nn.Module:
-    "`model` on `device` with the adapters of `spec` (a 4-bit NF4 base first for 'qlora'), `A` initialised from `seed`; unchanged for 'full'."
-    if spec['finetune'] == 'full': return model.to(device)
-    if spec['finetune'] == 'qlora': quantize_projections(model, device, compute_dtype or torch.float32)
+# %% ../nbs/08a_adapters.ipynb #c031a
+def add_adapters(model: nn.Module, adapter: dict, device, compute_dtype=None, seed: int = 0) -> nn.Module:
+    "`model` on `device` with `adapter`'s adapters (an NF4 base first for 'qlora'), `A` drawn from `seed`."
+    if adapter['finetune'] == 'full': return model.to(device)
+    if adapter['finetune'] == 'qlora': quantize_projections(model, device, compute_dtype or torch.float32)
     # A's random init depends on the seed alone, not on what the process did before: the same run in any process
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return inject_lora(model, spec).to(device)
+        return inject_lora(model, adapter).to(device)
 
 # %% ../nbs/08a_adapters.ipynb #c036
 def weights_fingerprint(model: nn.Module) -> str:
@@ -132,10 +146,12 @@ def weights_fingerprint(model: nn.Module) -> str:
         h.update(flat[::max(1, flat.numel() // 4096)].float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
+# %% ../nbs/08a_adapters.ipynb #c037e
 def adapter_entries(state: dict) -> dict:
-    "The adapter entries of a state dict (PEFT's `lora_` weights and DoRA magnitudes): whole or sharded, the names are the same."
+    "The adapter entries of a state dict (PEFT's `lora_` weights and DoRA magnitudes), whole or sharded."
     return {n: t for n, t in state.items() if '.lora_' in n}
 
+# %% ../nbs/08a_adapters.ipynb #c037s
 def adapter_state(model: nn.Module) -> dict:
     "The adapter tensors of `model`, by their names in `model` (a state dict's tensors are detached already)."
     return adapter_entries(model.state_dict())
@@ -164,18 +180,20 @@ def merge_adapters(model: nn.Module) -> nn.Module:
 class BaseMismatch(ModelLoadError):
     "An adapter checkpoint whose base model is not the one it was trained on."
 
-def check_base(record: dict, fingerprint: str, source: str):
-    "Raise `BaseMismatch` when `fingerprint` is not the one `record` (a checkpoint's `adapter['base']`) was trained on."
-    if fingerprint != record['fingerprint']:
-        raise BaseMismatch(f"{source}: the adapter was trained on base '{record['model']}' with weights fingerprint "
-                           f"{record['fingerprint']}, but the base loaded now has fingerprint {fingerprint}; pass the base "
-                           f"it was trained on, or train a new adapter for this one")
+# %% ../nbs/08a_adapters.ipynb #c045b
+def check_adapter_base(base: dict, fingerprint: str, source: str):
+    "Raise `BaseMismatch` unless `fingerprint` is the one of `base` (a checkpoint's `adapter['base']`)."
+    if fingerprint != base['fingerprint']:
+        raise BaseMismatch(f"{source}: the adapter was trained on base '{base['model']}' with weights fingerprint "
+                           f"{base['fingerprint']}, but the base loaded now has fingerprint {fingerprint}; pass the "
+                           f"base it was trained on, or train a new adapter for this one")
 
+# %% ../nbs/08a_adapters.ipynb #c045m
 def model_from_adapter(ck: dict, source, load_base) -> nn.Module:
-    "The merged model of adapter checkpoint `ck`; `load_base(spec)` loads the base model it names."
+    "The merged model of adapter checkpoint `ck`; `load_base(name)` loads the base model it names."
     rec = ck['adapter']
     model = load_base(rec['base']['model'])
-    check_base(rec['base'], weights_fingerprint(model), str(source))
+    check_adapter_base(rec['base'], weights_fingerprint(model), str(source))
     if rec['finetune'] == 'qlora': dequantize_projections(quantize_projections(model, 'cpu'))
     inject_lora(model, rec)
     load_adapter_state(model, ck['model_state'], str(source))
