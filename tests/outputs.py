@@ -101,12 +101,12 @@ def differences(stored_cells, new_cells, nb_name: str) -> list:
 
 def read(path: Path) -> dict: return json.loads(Path(path).read_text(encoding='utf-8'))
 
-def check_one(path: Path, teaching: bool, flags: str = 'slow'):
-    "(ok, seconds, messages) for one notebook: its tests pass and, where it keeps outputs, they hold."
+def check_one(path: Path, flags: str = 'slow'):
+    "(ok, seconds, messages) for one notebook: its tests pass and the outputs it keeps hold."
     stored = read(path)['cells']
     cells, err, secs = execute(path, flags)
     msgs = [f'{path.name}: a cell failed:\n{err}'] if err else []
-    if teaching and not err: msgs += differences(stored, cells, f'nbs/{path.name}')
+    if not err: msgs += differences(stored, cells, f'nbs/{path.name}')
     return not msgs, secs, msgs
 
 def store(path: Path, keep_ids=(), flags: str = 'slow') -> list:
@@ -130,8 +130,7 @@ def store(path: Path, keep_ids=(), flags: str = 'slow') -> list:
 
 def _check_task(item, flags):
     "One notebook in a worker: (path, ok, seconds, messages)."
-    path, teaching = item
-    return (path, *check_one(path, teaching, flags))
+    return (item, *check_one(item, flags))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -157,7 +156,7 @@ def main(argv=None):
     nbs = sorted(nbs, key=lambda n: -n.stat().st_size)
     # the task by its module's name, not __main__'s: a notebook's shell takes over __main__ in the worker that runs it
     import outputs
-    results = parallel(outputs._check_task, [(n, n in teaching) for n in nbs], flags=a.flags, n_workers=a.n_workers)
+    results = parallel(outputs._check_task, nbs, flags=a.flags, n_workers=a.n_workers)
     failed = [(path, msgs) for path, ok, secs, msgs in results if not ok]
     for path, ok, secs, msgs in sorted(results, key=lambda r: -r[2]):
         print(f"{path.name}: {secs:.0f} s{' (outputs checked)' if path in teaching else ''}{'' if ok else ' FAILED'}")

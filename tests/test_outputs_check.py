@@ -17,19 +17,17 @@ def notebook(path: Path, cells: list) -> Path:
 
 def test_a_kept_output_that_differs_fails_with_the_cell_and_a_diff(tmp_path):
     nb = notebook(tmp_path / 'teach.ipynb', [('a1', 'x = 2', None), ('b2', 'print(x + 2)', '5\n')])
-    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    ok, _, msgs = outputs.check_one(nb)
     assert not ok and len(msgs) == 1, msgs
     assert 'teach.ipynb cell b2' in msgs[0] and '-5' in msgs[0] and '+4' in msgs[0] and 'make outputs' in msgs[0], msgs[0]
-    ok, _, msgs = outputs.check_one(nb, teaching=False)         # outputs outside the teaching notebooks are never checked
-    assert not ok and 'holds outputs (cells b2) but is not a teaching notebook' in msgs[0], msgs
-    assert outputs.check_one(notebook(tmp_path / 'plain.ipynb', [('a1', 'assert 2 + 2 == 4', None)]), teaching=False)[0]
+    assert outputs.check_one(notebook(tmp_path / 'plain.ipynb', [('a1', 'assert 2 + 2 == 4', None)]))[0]
 
 def check_in_fresh_process(nb: Path) -> tuple:
-    """`outputs.check_one(nb, teaching=True)` in a new process, as `make nbtest` runs notebooks: in pytest's own process an
+    """`outputs.check_one(nb)` in a new process, as `make nbtest` runs notebooks: in pytest's own process an
     earlier test may have switched matplotlib to Agg (the CLI does), and then a plot shows nothing inline."""
     import subprocess, sys
     code = (f"import json, sys; sys.path.insert(0, {str(Path(outputs.__file__).parent)!r}); import outputs; from pathlib import Path; "
-            f"ok, _, msgs = outputs.check_one(Path({str(nb)!r}), teaching=True); print(json.dumps([ok, msgs]))")
+            f"ok, _, msgs = outputs.check_one(Path({str(nb)!r})); print(json.dumps([ok, msgs]))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return tuple(json.loads(r.stdout.strip().splitlines()[-1]))
@@ -51,7 +49,7 @@ def test_what_varies_between_runs_is_not_compared(tmp_path):
 
 def test_a_failing_cell_fails_the_notebook(tmp_path):
     nb = notebook(tmp_path / 'teach.ipynb', [('a1', "raise ValueError('no such file: data.jsonl')", None)])
-    ok, _, msgs = outputs.check_one(nb, teaching=True)
+    ok, _, msgs = outputs.check_one(nb)
     assert not ok and 'ValueError' in msgs[0] and 'no such file' in msgs[0], msgs
 
 def test_store_writes_the_new_outputs_and_keeps_new_cells(tmp_path):
@@ -59,7 +57,7 @@ def test_store_writes_the_new_outputs_and_keeps_new_cells(tmp_path):
     assert outputs.store(nb, keep_ids=['b2']) == ['a1', 'b2']
     cells = {c['id']: c['outputs'] for c in json.loads(nb.read_text())['cells']}
     assert [o['text'] for o in cells['a1']] == [['kept\n']] and [o['text'] for o in cells['b2']] == [['shown\n']] and cells['c3'] == []
-    assert outputs.check_one(nb, teaching=True)[0]
+    assert outputs.check_one(nb)[0]
 
 def test_the_command_runs_notebooks_two_at_a_time(tmp_path):
     "As `make nbtest` runs it: a worker runs several notebooks in turn, and a failing one fails the command, named."
