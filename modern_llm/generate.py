@@ -6,6 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, fields
 import torch
+from fastcore.basics import patch
 from .data import Example, Turn
 from .hub import Pretrained
 from .tokenizer import encode_prompt, stop_token_ids
@@ -39,10 +40,12 @@ def apply_repetition_penalty(logits, seen, penalty: float):
     "Lower the logits of tokens marked in the boolean `seen` [B, V]."
     return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
 
+# %% ../nbs/10_generate.ipynb #c008c
 def top_k_filter(logits, k: int):
     "Keep the `k` largest logits of each row."
     return logits.masked_fill(logits < logits.topk(min(k, logits.shape[-1])).values[:, -1:], float('-inf'))
 
+# %% ../nbs/10_generate.ipynb #c008f
 def top_p_filter(logits, p: float):
     "Keep the smallest set of most likely tokens whose probability reaches `p` (always at least one)."
     srt, idx = logits.sort(-1, descending=True)
@@ -78,6 +81,7 @@ def left_pad(rows: list, pad_id: int) -> tuple:
     mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
     return ids, mask
 
+# %% ../nbs/10_generate.ipynb #c016b
 def unpad(input_ids, attention_mask) -> list:
     "The real tokens of each row of a left- or right-padded batch."
     return [ids[m.bool()].tolist() for ids, m in zip(input_ids, attention_mask)]
@@ -93,18 +97,22 @@ class TextStream:
         if text.endswith('\ufffd'): return 1
         return max([k for s in self.stop for k in range(1, len(s)) if text.endswith(s[:k])], default=0)
 
-    def update(self, token_id: int) -> str:
-        self.ids.append(token_id)
-        self.text = self.tok.decode(self.ids, skip_special_tokens=True)
-        hits = [i for i in (self.text.find(s) for s in self.stop) if i >= 0]
-        if hits: self.text, self.stopped = self.text[:min(hits)], True
-        end = len(self.text) if self.stopped else len(self.text) - self._held(self.text)
-        out, self.sent = self.text[self.sent:end], max(self.sent, end)
-        return out
+# %% ../nbs/10_generate.ipynb #c018d
+@patch
+def update(self: TextStream, token_id: int) -> str:
+    self.ids.append(token_id)
+    self.text = self.tok.decode(self.ids, skip_special_tokens=True)
+    hits = [i for i in (self.text.find(s) for s in self.stop) if i >= 0]
+    if hits: self.text, self.stopped = self.text[:min(hits)], True
+    end = len(self.text) if self.stopped else len(self.text) - self._held(self.text)
+    out, self.sent = self.text[self.sent:end], max(self.sent, end)
+    return out
 
-    def flush(self) -> str:
-        out, self.sent = self.text[self.sent:], len(self.text)
-        return out
+# %% ../nbs/10_generate.ipynb #c020a
+@patch
+def flush(self: TextStream) -> str:
+    out, self.sent = self.text[self.sent:], len(self.text)
+    return out
 
 # %% ../nbs/10_generate.ipynb #c022
 @dataclass
@@ -114,56 +122,82 @@ class Completion:
     text: str
     finish_reason: str
 
+# %% ../nbs/10_generate.ipynb #c022c
 def stop_ids(model, tok=None) -> set:
-    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (EOS and its template's end of turn)."
+    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (its EOS and end of turn)."
     cfg = getattr(model, 'hf', None)
     eos = model.config.eos_ids if cfg is None else cfg.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     return set(eos) | set(stop_token_ids(tok) if tok is not None else [])
 
-# %% ../nbs/10_generate.ipynb #c023
-@torch.no_grad()
-def generate(model, prompts, tokenizer=None, prompt_style: str | None = None, attention_mask=None,
-             on_text=None, params: SamplingParams | None = None, **sampling) -> list:
-    "Complete each prompt (ids, user message, `Example`, or a padded id tensor with `attention_mask`); a list of `Completion`."
-    if isinstance(model, Pretrained):
-        tokenizer, prompt_style = tokenizer or model.tokenizer, prompt_style or model.prompt_style
-        model = model.model
-    p = params or SamplingParams(**sampling)
-    if p.stop and tokenizer is None: raise ValueError('stop strings need a tokenizer')
-    rows = unpad(prompts, attention_mask if attention_mask is not None else torch.ones_like(prompts)) \
-        if torch.is_tensor(prompts) else [prompt_ids(x, tokenizer, prompt_style or 'auto') for x in prompts]
-    pad = tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
-    dev = next(model.parameters()).device
-    ids, mask = (t.to(dev) for t in left_pad(rows, pad))
-    B, stops = len(rows), stop_ids(model, tokenizer)
+# %% ../nbs/10_generate.ipynb #c022f
+def _prompt_rows(prompts, tokenizer=None, prompt_style: str | None = None, attention_mask=None) -> list:
+    "Token-id lists of `prompts`: the real tokens of an id tensor, else each prompt's `prompt_ids`."
+    if torch.is_tensor(prompts):
+        return unpad(prompts, attention_mask if attention_mask is not None else torch.ones_like(prompts))
+    return [prompt_ids(x, tokenizer, prompt_style or 'auto') for x in prompts]
+
+# %% ../nbs/10_generate.ipynb #c022i
+def _seen_tokens(ids, mask, vocab_size: int):
+    "Boolean [B, V]: which tokens each row's prompt holds, for the repetition penalty."
+    B, dev = ids.shape[0], ids.device
+    seen = torch.zeros(B, vocab_size, dtype=torch.bool, device=dev)
+    seen[torch.arange(B, device=dev)[:, None].expand_as(ids)[mask.bool()], ids[mask.bool()]] = True
+    return seen
+
+# %% ../nbs/10_generate.ipynb #c022l
+def _take(tokens: list, out: list, reason: list, streams: list, stops: set, on_text=None):
+    "Add one new token to each unfinished row: to its ids, its reason to stop, its stream and `on_text`."
+    for b, t in enumerate(tokens):
+        if reason[b]: continue
+        if t in stops: reason[b] = 'eos'; continue
+        out[b].append(t)
+        if streams[b] is None: continue
+        piece = streams[b].update(t)
+        if streams[b].stopped: reason[b] = 'stop'
+        if on_text and piece: on_text(b, piece)
+
+# %% ../nbs/10_generate.ipynb #c022o
+def _completions(out: list, reason: list, streams: list, on_text=None) -> list:
+    "One `Completion` per row, each stream flushed first."
+    results = []
+    for b, s in enumerate(streams):
+        if s is not None and on_text and (rest := s.flush()): on_text(b, rest)
+        results.append(Completion(out[b], s.text if s is not None else '', reason[b] or 'length'))
+    return results
+
+# %% ../nbs/10_generate.ipynb #c022r
+def _decode(model, ids, mask, p: SamplingParams, pad: int, stops: set, streams: list, on_text=None) -> tuple:
+    "(new ids, finish reasons) of each row of the left-padded batch `ids`, decoded with a KV cache."
+    B, dev = ids.shape[0], ids.device
     gen = torch.Generator(dev).manual_seed(p.seed) if p.seed is not None else None
-    seen = None
-    if p.repetition_penalty != 1:
-        seen = torch.zeros(B, model.vocab_size, dtype=torch.bool, device=dev)
-        seen[torch.arange(B, device=dev)[:, None].expand_as(ids)[mask.bool()], ids[mask.bool()]] = True
-    streams = [TextStream(tokenizer, p.stop) if tokenizer is not None else None for _ in range(B)]
+    seen = _seen_tokens(ids, mask, model.vocab_size) if p.repetition_penalty != 1 else None
     out, reason = [[] for _ in range(B)], [None] * B
     cache = model.new_cache(B, ids.shape[1] + p.max_new_tokens)
     logits = model(ids, attention_mask=mask, cache=cache, logits='last').logits[:, -1]
     for step in range(p.max_new_tokens):
         nxt = next_tokens(logits, p, seen, gen)
-        for b, t in enumerate(nxt.tolist()):
-            if reason[b]: continue
-            if t in stops: reason[b] = 'eos'; continue
-            out[b].append(t)
-            if streams[b] is None: continue
-            piece = streams[b].update(t)
-            if streams[b].stopped: reason[b] = 'stop'
-            if on_text and piece: on_text(b, piece)
+        _take(nxt.tolist(), out, reason, streams, stops, on_text)
         if all(reason) or step == p.max_new_tokens - 1: break
         if seen is not None: seen[torch.arange(B, device=dev), nxt] = True
         nxt = nxt.masked_fill(torch.tensor([r is not None for r in reason], device=dev), pad)
         mask = torch.cat([mask, mask.new_ones(B, 1)], 1)
         logits = model(nxt[:, None], attention_mask=mask, cache=cache, logits='last').logits[:, -1]
-    results = []
-    for b in range(B):
-        s = streams[b]
-        if s is not None and on_text and (rest := s.flush()): on_text(b, rest)
-        results.append(Completion(out[b], s.text if s is not None else '', reason[b] or 'length'))
-    return results
+    return out, reason
+
+# %% ../nbs/10_generate.ipynb #c023
+@torch.no_grad()
+def generate(model, prompts, tokenizer=None, prompt_style: str | None = None, attention_mask=None,
+             on_text=None, params: SamplingParams | None = None, **sampling) -> list:
+    "Complete each prompt (ids, user message, `Example`, or an id tensor with `attention_mask`); `Completion`s."
+    if isinstance(model, Pretrained):
+        tokenizer, prompt_style = tokenizer or model.tokenizer, prompt_style or model.prompt_style
+        model = model.model
+    p = params or SamplingParams(**sampling)
+    if p.stop and tokenizer is None: raise ValueError('stop strings need a tokenizer')
+    rows = _prompt_rows(prompts, tokenizer, prompt_style, attention_mask)
+    pad = tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
+    ids, mask = (t.to(next(model.parameters()).device) for t in left_pad(rows, pad))
+    streams = [TextStream(tokenizer, p.stop) if tokenizer is not None else None for _ in rows]
+    out, reason = _decode(model, ids, mask, p, pad, stop_ids(model, tokenizer), streams, on_text)
+    return _completions(out, reason, streams, on_text)

@@ -21,23 +21,25 @@ from .hub_access import offline_mode
 from .tasks import ASSETS_DIR
 
 # %% auto #0
-__all__ = ['HARNESS_TASKS', 'LOCAL_TASKS', 'chat_template_of', 'model_max_length', 'ModernLM', 'HarnessError', 'task_manager',
-           'load_tasks', 'task_metrics', 'run_harness', 'request_outputs', 'harness_table', 'save_harness',
-           'add_harness']
+__all__ = ['HARNESS_TASKS', 'LOCAL_TASKS', 'chat_template_of', 'model_max_length', 'ModernLM', 'continuation_logprobs',
+           'generation_settings', 'HarnessError', 'task_manager', 'load_tasks', 'task_metrics', 'run_harness',
+           'request_outputs', 'harness_table', 'save_harness', 'add_harness']
 
 # %% ../nbs/12a_harness.ipynb #a16569a0
 def chat_template_of(pre: Pretrained) -> str:
-    "The chat template `pre` renders conversations with: its tokenizer's, or for the classic style the one `export_hf` writes."
+    "The chat template `pre` renders conversations with: its tokenizer's, or for the classic style `export_hf`'s."
     return pre.tokenizer.chat_template if pre.prompt_style == 'chat_template' else CLASSIC_CHAT_TEMPLATE
 
+# %% ../nbs/12a_harness.ipynb #a16569b0
 def model_max_length(model, tok) -> int:
-    "The longest sequence `model` takes: a native config's `max_seq_len`, else what the harness reads from a transformers config."
+    "The longest sequence `model` takes: a native config's `max_seq_len`, else what the harness reads from an HF config."
     return getattr(model.config, 'max_seq_len', None) or resolve_max_length(model.config, tok)
 
 # %% ../nbs/12a_harness.ipynb #2e2e9d48
 class ModernLM(TemplateLM):
     "Our model (native or wrapped; full, or an adapter checkpoint merged on load) as an lm-evaluation-harness `LM`."
-    def __init__(self, pretrained: Pretrained | str, batch_size: int = 8, max_length: int | None = None, max_gen_toks: int = 256):
+    def __init__(self, pretrained: Pretrained | str, batch_size: int = 8, max_length: int | None = None,
+                 max_gen_toks: int = 256):
         super().__init__()
         self.pre = pretrained if isinstance(pretrained, Pretrained) else load_pretrained(pretrained)
         self.model, self.tokenizer = self.pre.model.eval(), self.pre.tokenizer
@@ -54,50 +56,42 @@ class ModernLM(TemplateLM):
     @property
     def tokenizer_name(self) -> str: return self.pre.tokenizer_name.replace('/', '__')
 
-# %% ../nbs/12a_harness.ipynb #a7889d73
-def _chat_template(self: ModernLM, chat_template=False) -> str | None:
-    "The template the harness records (None when the run does not apply one)."
-    return chat_template_of(self.pre) if chat_template else None
-
-def _apply_chat_template(self: ModernLM, chat_history: list, add_generation_prompt: bool = True) -> str:
-    "A few-shot chat history as one prompt string, rendered with the model's own template."
-    return self.tokenizer.apply_chat_template(chat_history, chat_template=chat_template_of(self.pre), tokenize=False,
-                                              add_generation_prompt=add_generation_prompt,
-                                              continue_final_message=not add_generation_prompt)
-
-ModernLM.chat_template, ModernLM.apply_chat_template = _chat_template, _apply_chat_template
-update_abstractmethods(ModernLM)
-
 # %% ../nbs/12a_harness.ipynb #388b8e95
 def _tok_encode(self: ModernLM, string: str, add_special_tokens: bool | None = None, left_truncate_len: int | None = None,
-                **kw) -> list:
+               **kw) -> list:
     "Token ids of `string`, the last `left_truncate_len` of them when given."
-    if add_special_tokens is None and has_bos_prefix(string, self.tokenizer.decode(self.prefix_token_id)): add_special_tokens = False
+    if add_special_tokens is None and has_bos_prefix(string, self.tokenizer.decode(self.prefix_token_id)):
+        add_special_tokens = False
     ids = self.tokenizer.encode(string, **({} if add_special_tokens is None else {'add_special_tokens': add_special_tokens}))
     return ids[-left_truncate_len:] if left_truncate_len else ids
-
 ModernLM.tok_encode = _tok_encode
 update_abstractmethods(ModernLM)
 
-# %% ../nbs/12a_harness.ipynb #34b638c5
+# %% ../nbs/12a_harness.ipynb #34b638c4
 @torch.no_grad()
-def _loglikelihood_tokens(self: ModernLM, requests: list, disable_tqdm: bool = False, **kw) -> list:
-    "(log-probability, is greedy) of each (key, context ids, continuation ids)."
-    order = sorted(range(len(requests)), key=lambda i: -len(requests[i][1]) - len(requests[i][2]))
-    out = [None] * len(requests)
-    for s in tqdm(range(0, len(order), self.batch_size), disable=disable_tqdm, desc='log-likelihoods'):
-        idx = order[s:s + self.batch_size]
-        rows = [(requests[i][1] + requests[i][2])[-(self.max_length + 1):][:-1] for i in idx]
+def continuation_logprobs(model, pairs: list, batch_size: int, max_length: int, disable_tqdm: bool = True) -> list:
+    "(log-probability, is greedy) of each (context ids, continuation ids) pair under `model`."
+    order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i][0]) - len(pairs[i][1]))
+    out, device = [None] * len(pairs), next(model.parameters()).device
+    for s in tqdm(range(0, len(order), batch_size), disable=disable_tqdm, desc='log-likelihoods'):
+        idx = order[s:s + batch_size]
+        rows = [(pairs[i][0] + pairs[i][1])[-(max_length + 1):][:-1] for i in idx]
         T = max(len(r) for r in rows)
-        logits = self.model(torch.tensor([r + [0] * (T - len(r)) for r in rows], device=self._device)).logits
+        logits = model(torch.tensor([r + [0] * (T - len(r)) for r in rows], device=device)).logits
         for b, i in enumerate(idx):
-            cont, n = requests[i][2], len(rows[b])
+            cont, n = pairs[i][1], len(rows[b])
             logp = logits[b, n - len(cont):n].float().log_softmax(-1)
-            target = torch.tensor(cont, device=self._device)
+            target = torch.tensor(cont, device=device)
             out[i] = (logp.gather(-1, target[:, None]).sum().item(), bool((logp.argmax(-1) == target).all()))
-            if requests[i][0] is not None: self.cache_hook.add_partial('loglikelihood', requests[i][0], out[i])
     return out
 
+# %% ../nbs/12a_harness.ipynb #34b638c5
+def _loglikelihood_tokens(self: ModernLM, requests: list, disable_tqdm: bool = False, **kw) -> list:
+    "(log-probability, is greedy) of each (key, context ids, continuation ids)."
+    out = continuation_logprobs(self.model, [(c, x) for _, c, x in requests], self.batch_size, self.max_length, disable_tqdm)
+    for (key, _, _), o in zip(requests, out):
+        if key is not None: self.cache_hook.add_partial('loglikelihood', key, o)
+    return out
 ModernLM._loglikelihood_tokens = _loglikelihood_tokens
 update_abstractmethods(ModernLM)
 
@@ -106,41 +100,60 @@ def _loglikelihood_rolling(self: ModernLM, requests: list, disable_tqdm: bool = 
     "The log-likelihood of each request's whole text."
     windows, owner = [], []
     for r, req in enumerate(requests):
-        for w in get_rolling_token_windows(self.tok_encode(req.args[0]), self.prefix_token_id, self.max_length, context_len=1):
+        for w in get_rolling_token_windows(self.tok_encode(req.args[0]), self.prefix_token_id, self.max_length,
+                                           context_len=1):
             windows.append((None, *make_disjoint_window(w))); owner.append(r)
     totals = [0.0] * len(requests)
     for r, (lp, _) in zip(owner, self._loglikelihood_tokens(windows, disable_tqdm)): totals[r] += lp
     for req, t in zip(requests, totals): self.cache_hook.add_partial('loglikelihood_rolling', req.args, t)
     return totals
-
 ModernLM.loglikelihood_rolling = _loglikelihood_rolling
 update_abstractmethods(ModernLM)
 
-# %% ../nbs/12a_harness.ipynb #fb2ff5e1
+# %% ../nbs/12a_harness.ipynb #fb2ff5e0
+def generation_settings(gen_kwargs: dict, max_gen_toks: int, eos: str) -> tuple:
+    "(stop strings, new tokens, temperature) of a task's generation settings: greedy unless it samples."
+    kw = normalize_gen_kwargs(dict(gen_kwargs), max_gen_toks)
+    stop, n_new = handle_stop_sequences(kw.pop('until', None), eos), kw.pop('max_gen_toks')
+    return tuple(stop), n_new, kw.get('temperature', 0.0) if kw.get('do_sample') else 0.0
+
+# %% ../nbs/12a_harness.ipynb #fb2ff5e2
 def _generate_until(self: ModernLM, requests: list, disable_tqdm: bool = False) -> list:
     "The continuation of each (context, generation settings) request."
     groups = defaultdict(list)
     for i, req in enumerate(requests): groups[json.dumps(req.args[1], sort_keys=True, default=str)].append(i)
-    out, eos = [None] * len(requests), self.tokenizer.decode(self.eot_token_id)
-    bar = tqdm(total=len(requests), disable=disable_tqdm, desc='generations')
+    out, bar = [None] * len(requests), tqdm(total=len(requests), disable=disable_tqdm, desc='generations')
     for idx in groups.values():
-        kw = normalize_gen_kwargs(dict(requests[idx[0]].args[1]), self.max_gen_toks)
-        stop, n_new = handle_stop_sequences(kw.pop('until', None), eos), kw.pop('max_gen_toks')
+        stop, n_new, temperature = generation_settings(requests[idx[0]].args[1], self.max_gen_toks,
+                                                       self.tokenizer.decode(self.eot_token_id))
         prompts = {i: self.tok_encode(requests[i].args[0], left_truncate_len=self.max_length - n_new) for i in idx}
         idx = sorted(idx, key=lambda i: -len(prompts[i]))
         for s in range(0, len(idx), self.batch_size):
             chunk = idx[s:s + self.batch_size]
-            done = generate(self.model, [prompts[i] for i in chunk], self.tokenizer, max_new_tokens=n_new, stop=tuple(stop),
-                            temperature=kw.get('temperature', 0.0) if kw.get('do_sample') else 0.0)
+            done = generate(self.model, [prompts[i] for i in chunk], self.tokenizer, max_new_tokens=n_new, stop=stop,
+                            temperature=temperature)
             for i, c in zip(chunk, done):
                 out[i] = c.text
                 self.cache_hook.add_partial('generate_until', requests[i].args, c.text)
             bar.update(len(chunk))
     bar.close()
     return out
-
 ModernLM.generate_until = _generate_until
 update_abstractmethods(ModernLM)
+
+# %% ../nbs/12a_harness.ipynb #a7889d73
+def _chat_template(self: ModernLM, chat_template=False) -> str | None:
+    "The template the harness records (None when the run does not apply one)."
+    return chat_template_of(self.pre) if chat_template else None
+ModernLM.chat_template = _chat_template
+
+# %% ../nbs/12a_harness.ipynb #a7889d75
+def _apply_chat_template(self: ModernLM, chat_history: list, add_generation_prompt: bool = True) -> str:
+    "A few-shot chat history as one prompt string, rendered with the model's own template."
+    return self.tokenizer.apply_chat_template(chat_history, chat_template=chat_template_of(self.pre), tokenize=False,
+                                              add_generation_prompt=add_generation_prompt,
+                                              continue_final_message=not add_generation_prompt)
+ModernLM.apply_chat_template = _apply_chat_template
 
 # %% ../nbs/12a_harness.ipynb #0b4a4432
 HARNESS_TASKS = ASSETS_DIR / 'harness_tasks'
@@ -149,6 +162,7 @@ LOCAL_TASKS = ('mllm_choice', 'mllm_answer', 'mllm_text')
 class HarnessError(DataError):
     "A harness task that cannot run here: unknown, or its data cannot be had."
 
+# %% ../nbs/12a_harness.ipynb #0b4a4435
 def task_manager():
     "The harness's task index, with this project's local tasks added."
     from lm_eval.tasks import TaskManager
@@ -179,9 +193,10 @@ def task_metrics(results: dict) -> dict:
     return {task: {k.split(',')[0]: v for k, v in r.items() if ',' in k and '_stderr' not in k}
             for task, r in results['results'].items()}
 
+# %% ../nbs/12a_harness.ipynb #b340f108
 def run_harness(model, tasks, limit: int | float | None = None, batch_size: int = 8, apply_chat_template: bool = False,
                 log_samples: bool = False, manager=None) -> dict:
-    "`simple_evaluate` of `model` (a `ModernLM`, `Pretrained` or model spec) on `tasks`: {'metrics': ..., and 'samples' if asked}."
+    "`simple_evaluate` of `model` (a `ModernLM`, `Pretrained` or spec) on `tasks`: {'metrics': ..., 'samples' if asked}."
     from lm_eval import simple_evaluate
     manager = manager or task_manager()
     names = list(load_tasks(tasks, manager))
@@ -203,9 +218,10 @@ def harness_table(report: dict) -> str:
     from modern_llm.evaluate import markdown_table
     models = list(report['harness'])
     first = report['harness'][models[0]]
-    rows = [{'task': t, 'metric': m, **{n: f"{report['harness'][n][t][m]:.4g}" for n in models}} for t in first for m in first[t]]
-    return markdown_table(rows)
+    return markdown_table([{'task': t, 'metric': m, **{n: f"{report['harness'][n][t][m]:.4g}" for n in models}}
+                           for t in first for m in first[t]])
 
+# %% ../nbs/12a_harness.ipynb #336183db
 def save_harness(report: dict, out_dir) -> Path:
     "Write `report` (with its `harness` metrics) to `out_dir`/eval.json and the table to harness.md."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -213,9 +229,11 @@ def save_harness(report: dict, out_dir) -> Path:
     (out / 'harness.md').write_text(harness_table(report) + '\n')
     return out
 
+# %% ../nbs/12a_harness.ipynb #336183dd
 def add_harness(report: dict, models: dict, tasks, limit: int | float | None = None, out_dir=None, manager=None,
                 batch_size: int = 8) -> dict:
     "`report` with each named `Pretrained` of `models` scored on the harness `tasks`; saved to `out_dir` when given."
-    report['harness'] = {n: run_harness(pre, tasks, limit, batch_size, manager=manager)['metrics'] for n, pre in models.items()}
+    report['harness'] = {n: run_harness(pre, tasks, limit, batch_size, manager=manager)['metrics']
+                         for n, pre in models.items()}
     if out_dir is not None: save_harness(report, out_dir)
     return report

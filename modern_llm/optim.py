@@ -38,16 +38,17 @@ def lr_factor(step: int, warmup: int, max_steps: int) -> float:
     progress = (step - warmup) / max(1, max_steps - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
+# %% ../nbs/08_optim.ipynb #c013b
 def make_scheduler(opt, cfg: SFTConfig) -> torch.optim.lr_scheduler.LambdaLR:
     "Linear warmup over `cfg.warmup_steps`, then cosine annealing to 0 at `cfg.max_steps`."
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.max_steps))
 
 # %% ../nbs/08_optim.ipynb #c017
 def clip_gradients(model: nn.Module, max_norm: float) -> torch.Tensor:
-    "Clip the global gradient norm to `max_norm` in place; return the norm before clipping, summed in FP64 and whole when the gradients are FSDP2's `DTensor` shards."
+    "Clip the global gradient norm to `max_norm` in place; return the norm before clipping (FP64 sum, whole under FSDP2)."
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]))
-    norm = (norm.full_tensor() if hasattr(norm, 'full_tensor') else norm).float()
+    norm = (norm.full_tensor() if hasattr(norm, 'full_tensor') else norm).float()   # FSDP2: a DTensor of the shards
     scale = max_norm / (norm.item() + 1e-6)
     if scale < 1: torch._foreach_mul_(grads, scale)
     return norm

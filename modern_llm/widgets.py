@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from contextlib import contextmanager
 import ipywidgets as W
+from fastcore.basics import patch
 from .data import Example, Turn
 from .generate import Completion, generate
 from .masking import IGNORE, TokenizedData, token_status
@@ -14,7 +15,7 @@ from .tokenizer import encode_segments, segments
 
 # %% auto #0
 __all__ = ['NO_MODEL', 'COLOURS', 'BOUNDARY', 'LEGEND', 'SamplingControls', 'named_models', 'answer_panes', 'stream_answer',
-           'summary', 'working', 'GenerateUI', 'ChatUI', 'mask_html', 'MaskInspector']
+           'summary', 'working', 'GenerateUI', 'ChatUI', 'token_span', 'mask_html', 'MaskInspector']
 
 # %% ../nbs/11_widgets.ipynb #c006
 class SamplingControls:
@@ -28,29 +29,34 @@ class SamplingControls:
         self.widget = W.HBox([W.VBox([self.max_new_tokens, self.temperature]), W.VBox([self.top_p, self.seed])])
 
     def params(self) -> dict:
-        return dict(max_new_tokens=self.max_new_tokens.value, temperature=self.temperature.value, top_p=self.top_p.value,
-                    seed=self.seed.value)
+        return dict(max_new_tokens=self.max_new_tokens.value, temperature=self.temperature.value,
+                    top_p=self.top_p.value, seed=self.seed.value)
 
+# %% ../nbs/11_widgets.ipynb #c007b
 def named_models(models) -> dict:
     "`{name: Pretrained}` from a dict, a single `Pretrained` (named 'model') or None."
     return {} if models is None else dict(models) if isinstance(models, dict) else {'model': models}
 
+# %% ../nbs/11_widgets.ipynb #c007e
 def answer_panes(models: dict) -> dict:
     "One read-only text pane per model, laid out side by side."
-    return {n: W.Textarea(description=n, disabled=True, layout=W.Layout(width=f'{100 // max(1, len(models))}%', height='200px'))
-            for n in models}
+    width = f'{100 // max(1, len(models))}%'
+    return {n: W.Textarea(description=n, disabled=True, layout=W.Layout(width=width, height='200px')) for n in models}
 
 # %% ../nbs/11_widgets.ipynb #c009
-NO_MODEL = 'No model loaded: pass one, e.g. <code>{cls}(load_pretrained("experiments/runs/local/local-sft_final.pt"))</code>, or several by name for side by side.'
+NO_MODEL = ('No model loaded: pass one, e.g. <code>{cls}(load_pretrained("experiments/runs/local/local-sft_final.pt"))'
+            '</code>, or several by name for side by side.')
 
 def stream_answer(pre, ex: Example, pane: W.Textarea, params: dict) -> Completion:
     "Generate `pre`'s answer to `ex`, appending it to `pane` as it streams."
     def on_text(row, piece): pane.value += piece
     return generate(pre, [ex], on_text=on_text, **params)[0]
 
+# %% ../nbs/11_widgets.ipynb #c009d
 def summary(name: str, c: Completion) -> str:
     return f'{html.escape(name)}: {len(c.ids)} tokens, stopped on {c.finish_reason}'
 
+# %% ../nbs/11_widgets.ipynb #c009f
 @contextmanager
 def working(ui):
     "Disable `ui.button` while the body runs; show an error in `ui.status` instead of raising it."
@@ -75,16 +81,19 @@ class GenerateUI:
         self.widget = W.VBox([self.system, self.instruction, self.context, self.sampling.widget,
                               W.HBox([self.button, self.status]), W.HBox(list(self.panes.values()))])
 
-    def run(self):
-        "Answer the instruction with every model, streaming into its pane."
-        if not self.models: self.status.value = NO_MODEL.format(cls='GenerateUI'); return
-        if not self.instruction.value.strip(): self.status.value = 'Type an instruction first.'; return
-        ex = Example([Turn('user', self.instruction.value, self.context.value)], system=self.system.value)
-        for pane in self.panes.values(): pane.value = ''
-        self.status.value = 'generating...'
-        with working(self):
-            done = [summary(name, stream_answer(pre, ex, self.panes[name], self.sampling.params())) for name, pre in self.models.items()]
-            self.status.value = ' · '.join(done)
+# %% ../nbs/11_widgets.ipynb #c011d
+@patch
+def run(self: GenerateUI):
+    "Answer the instruction with every model, streaming into its pane."
+    if not self.models: self.status.value = NO_MODEL.format(cls='GenerateUI'); return
+    if not self.instruction.value.strip(): self.status.value = 'Type an instruction first.'; return
+    ex = Example([Turn('user', self.instruction.value, self.context.value)], system=self.system.value)
+    for pane in self.panes.values(): pane.value = ''
+    self.status.value = 'generating...'
+    with working(self):
+        done = [summary(name, stream_answer(pre, ex, self.panes[name], self.sampling.params()))
+                for name, pre in self.models.items()]
+        self.status.value = ' · '.join(done)
 
 # %% ../nbs/11_widgets.ipynb #c021
 class ChatUI:
@@ -105,7 +114,8 @@ class ChatUI:
                               W.HBox([self.button, self.new_chat, self.status])])
 
 # %% ../nbs/11_widgets.ipynb #c022
-def _send(self: ChatUI):
+@patch
+def send(self: ChatUI):
     "Add the message as a user turn and stream each model's reply to its own conversation."
     if not self.models: self.status.value = NO_MODEL.format(cls='ChatUI'); return
     text = self.message.value.strip()
@@ -121,13 +131,13 @@ def _send(self: ChatUI):
             done.append(summary(name, c))
         self.message.value, self.status.value = '', ' · '.join(done)
 
-def _reset(self: ChatUI):
+# %% ../nbs/11_widgets.ipynb #c024b
+@patch
+def reset(self: ChatUI):
     "Forget the conversations."
     self.history = {n: [] for n in self.models}
     for pane in self.panes.values(): pane.value = ''
     self.status.value = ''
-
-ChatUI.send, ChatUI.reset = _send, _reset
 
 # %% ../nbs/11_widgets.ipynb #c026
 COLOURS = {'trained': '#c8f0c8', 'masked': '#e6e6e6', 'pad': '#ffffff'}
@@ -135,18 +145,23 @@ BOUNDARY = '<b style="color:#c00">┃</b>'
 LEGEND = ''.join(f'<span style="background:{c};border:1px solid #ccc;padding:0 4px;margin-right:6px">{s}</span>'
                  for s, c in COLOURS.items()) + f'{BOUNDARY} document boundary'
 
+def token_span(token_id: int, status: str, tok) -> str:
+    "One token as HTML: its text coloured by its status (padding struck through), its id and status on hover."
+    text = html.escape(tok.decode([int(token_id)])).replace('\n', '↵<br>')
+    style = f"background:{COLOURS[status]}" + (';text-decoration:line-through;color:#aaa' if status == 'pad' else '')
+    return f'<span title="{int(token_id)} {status}" style="{style}">{text}</span>'
+
+# %% ../nbs/11_widgets.ipynb #c026d
 def mask_html(ids, trained, tok, attention=None, doc_ids=None) -> str:
     "HTML of one row's tokens coloured trained / masked / pad, with document boundaries marked, a legend and counts."
-    status = token_status(trained, attention)
-    spans = []
+    status, spans = token_status(trained, attention), []
     for i, (t, s) in enumerate(zip(ids, status)):
         if doc_ids is not None and i > 0 and doc_ids[i] != doc_ids[i - 1] and doc_ids[i] >= 0: spans.append(BOUNDARY)
-        text = html.escape(tok.decode([int(t)])).replace('\n', '↵<br>')
-        style = f"background:{COLOURS[s]}" + (';text-decoration:line-through;color:#aaa' if s == 'pad' else '')
-        spans.append(f'<span title="{int(t)} {s}" style="{style}">{text}</span>')
+        spans.append(token_span(t, s, tok))
     n_docs = len(set(int(d) for d in doc_ids if d >= 0)) if doc_ids is not None else 1
     counts = ', '.join(f'{k} {status.count(k)}' for k in COLOURS) + f', documents {n_docs}'
-    return f'<div>{LEGEND}</div><div style="font-family:monospace;line-height:1.6">{"".join(spans)}</div><div>{counts}</div>'
+    return (f'<div>{LEGEND}</div><div style="font-family:monospace;line-height:1.6">{"".join(spans)}</div>'
+            f'<div>{counts}</div>')
 
 # %% ../nbs/11_widgets.ipynb #c029
 class MaskInspector:
@@ -159,14 +174,16 @@ class MaskInspector:
         self.context = W.Text(placeholder='Input (optional)')
         self.response = W.Text(placeholder='Response')
         self.show_typed = W.Button(description='Show mask')
-        self.view = W.HTML('Pass rows (a batch or a TokenizedData) to pick one by index, or type an example.' if n == 0 else '')
+        self.view = W.HTML('' if n else 'Pass rows (a batch or a TokenizedData) to pick one by index, or type an example.')
         self.index.observe(lambda _: self.show_row(), names='value')
         self.show_typed.on_click(lambda _: self.show_example())
-        self.widget = W.VBox([self.index, W.HBox([self.instruction, self.context, self.response, self.show_typed]), self.view])
+        self.widget = W.VBox([self.index, W.HBox([self.instruction, self.context, self.response, self.show_typed]),
+                              self.view])
         if n: self.show_row()
 
 # %% ../nbs/11_widgets.ipynb #c030
-def _show_row(self: MaskInspector):
+@patch
+def show_row(self: MaskInspector):
     "Show the row at `self.index`."
     r, i = self.rows, self.index.value
     if isinstance(r, dict):
@@ -176,11 +193,11 @@ def _show_row(self: MaskInspector):
         ids, trained = r.row(i)
         self.view.value = f'<div>source: {html.escape(r.sources[i])}</div>' + mask_html(ids.tolist(), trained.tolist(), self.tok)
 
-def _show_example(self: MaskInspector):
+# %% ../nbs/11_widgets.ipynb #c034b
+@patch
+def show_example(self: MaskInspector):
     "Show the typed instruction, input and response, masked as training masks them."
     if not (self.instruction.value.strip() and self.response.value.strip()):
         self.view.value = 'Type an instruction and a response (a row with an empty response is never trained on).'; return
     ex = Example([Turn('user', self.instruction.value, self.context.value), Turn('assistant', self.response.value)])
     self.view.value = mask_html(*encode_segments(segments(ex, self.tok, self.style), self.tok), self.tok)
-
-MaskInspector.show_row, MaskInspector.show_example = _show_row, _show_example
