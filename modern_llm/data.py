@@ -16,13 +16,17 @@ __all__ = ['ROLES', 'MESSAGE_KEYS', 'ADAPTERS', 'MESSAGE_LAYOUTS', 'LAYOUTS_HINT
 @dataclass
 class Turn:
     "One message. `context` holds a user turn's input/context text, kept apart so prompt styles can place it."
-    role: str            # 'user', 'assistant', 'tool' (a tool's result), or 'text' (a plain-text row, every token trained)
+    # 'user', 'assistant', 'tool' (a tool's result), or 'text' (a plain-text row, every token trained)
+    role: str
     content: str
     context: str = ''
     train: bool = True   # an assistant turn with train=False is shown to the model but never trained
-    reasoning: str = ''  # an assistant turn's reasoning (`reasoning_content` / `thinking`), placed by the template
-    tool_calls: list | None = None   # an assistant turn's calls, OpenAI style: [{'type': 'function', 'function': {...}}]
-    extra: dict = field(default_factory=dict)   # other message keys the template reads (a tool turn's `tool_call_id`)
+    # an assistant turn's reasoning (`reasoning_content` / `thinking`), placed by the template
+    reasoning: str = ''
+    # an assistant turn's calls, OpenAI style: [{'type': 'function', 'function': {...}}]
+    tool_calls: list | None = None
+    # other message keys the template reads (a tool turn's `tool_call_id`)
+    extra: dict = field(default_factory=dict)
 
 # %% ../nbs/01_data.ipynb #c006e1
 @dataclass
@@ -32,7 +36,8 @@ class Example:
     system: str = ''
     source: str = ''
     meta: dict = field(default_factory=dict)
-    tools: list | None = None   # the functions the assistant may call (JSON schemas), passed to the chat template
+    # the functions the assistant may call (JSON schemas), passed to the chat template
+    tools: list | None = None
 
     @property
     def response(self) -> str: return self.turns[-1].content
@@ -76,10 +81,13 @@ def from_openorca(row) -> Example:
                    system=_text(row, 'system_prompt', False))
 
 # %% ../nbs/01_data.ipynb #c013
-ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant', 'chatgpt': 'assistant',
-         'bing': 'assistant', 'bard': 'assistant', 'model': 'assistant', 'system': 'system', 'tool': 'tool',
+ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant',
+         'chatgpt': 'assistant',
+         'bing': 'assistant', 'bard': 'assistant', 'model': 'assistant', 'system': 'system',
+         'tool': 'tool',
          'function': 'tool', 'observation': 'tool'}
-MESSAGE_KEYS = ('role', 'content')   # keys inside a message that a column map may rename: '@map:role=speaker'
+# keys inside a message that a column map may rename: '@map:role=speaker'
+MESSAGE_KEYS = ('role', 'content')
 
 # %% ../nbs/01_data.ipynb #c013k1
 def _message_keys(m: dict, keys: dict | None) -> tuple:
@@ -105,12 +113,15 @@ def _tool_calls(calls) -> list:
     out = []
     for c in calls:
         f = c.get('function', c)
-        if not isinstance(f, dict) or not isinstance(f.get('name'), str): raise SkipRow('a tool call has no function name')
+        if not isinstance(f, dict) or not isinstance(f.get('name'),
+                                                     str): raise SkipRow('a tool call '
+                                                                         'has no function name')
         args = f.get('arguments')
         if isinstance(args, str):
             try: args = json.loads(args)
             except json.JSONDecodeError: raise SkipRow('tool call arguments are not valid JSON') from None
-        out.append({**{k: c[k] for k in ('id',) if k in c}, 'type': 'function', 'function': {**f, 'arguments': args}})
+        out.append({**{k: c[k] for k in ('id',) if k in c}, 'type': 'function',
+                    'function': {**f, 'arguments': args}})
     return out
 
 # %% ../nbs/01_data.ipynb #c013a
@@ -120,15 +131,18 @@ def _turn(m: dict, role: str, content_key: str) -> Turn:
     if role == 'tool': return Turn('tool', content, extra={k: m[k] for k in ('tool_call_id', 'name') if m.get(k) is not None})
     if role != 'assistant': return Turn(role, content)
     calls = _tool_calls(m['tool_calls']) if m.get('tool_calls') else None
-    if not content.strip() and not calls: raise SkipRow('assistant message with neither content nor tool_calls')
+    if not content.strip() and not calls: raise SkipRow('assistant message with neither '
+                                                        'content nor tool_calls')
     field = next((k for k in ('reasoning_content', 'thinking') if m.get(k) is not None), None)
-    return Turn('assistant', content, reasoning=_text(m, field, False) if field else '', tool_calls=calls)
+    return Turn('assistant', content, reasoning=_text(m, field, False) if field else '',
+                tool_calls=calls)
 
 # %% ../nbs/01_data.ipynb #c013o1
 def _check_order(turns: list, role: str, first: str, inline_calls: bool):
     "`SkipRow` unless a `role` turn may follow `turns`: alternating from `first`, a tool result after a call."
     prev = turns[-1].role if turns else None
-    if role == 'tool':   # a result answers a call: structured `tool_calls`, or a call written in the reply's text
+    # a result answers a call: structured `tool_calls`, or a call written in the reply's text
+    if role == 'tool':
         if not (prev == 'tool' or prev == 'assistant' and (inline_calls or turns[-1].tool_calls)):
             raise SkipRow('tool message that does not follow an assistant tool call')
     elif role == prev or (prev, role) == ('tool', 'user') or (prev is None and role != first):
@@ -166,7 +180,8 @@ def _tools(row) -> list | None:
 # %% ../nbs/01_data.ipynb #c013e
 def _conversation(row, column: str, keys=None, inline_calls=False) -> Example:
     "The `Example` of the messages in `row[column]`, trailing non-assistant messages dropped and every repair noted."
-    system, turns, notes = _message_turns(row.get(column), what=column, keys=keys, inline_calls=inline_calls)
+    system, turns, notes = _message_turns(row.get(column), what=column, keys=keys,
+                                          inline_calls=inline_calls)
     if not any(t.role == 'assistant' for t in turns): raise SkipRow('no assistant turn')
     while turns[-1].role != 'assistant': notes.add(f'trailing {turns.pop().role} message dropped')
     meta = {'adjusted': sorted(notes)} if notes else {}
@@ -187,10 +202,14 @@ def from_prompt_completion(row, keys=None) -> Example:
     "TRL's prompt/completion row: two strings, or two lists of messages whose prompt part is never trained."
     system = _text(row, 'system', False)
     if not isinstance(row.get('prompt'), list):
-        return Example([Turn('user', _text(row, 'prompt')), Turn('assistant', _text(row, 'completion'))], system=system)
+        return Example([Turn('user', _text(row, 'prompt')), Turn('assistant',
+                                                                 _text(row, 'completion'))],
+                                                                 system=system)
     prompt_system, context, notes = _message_turns(row['prompt'], what='prompt', keys=keys)
-    if not context or context[-1].role not in ('user', 'tool'): raise SkipRow('prompt does not end with a user or tool turn')
-    completion_system, replies, _ = _message_turns(row.get('completion'), first='assistant', what='completion', keys=keys)
+    if not context or context[-1].role not in ('user', 'tool'): raise SkipRow('prompt does not end '
+                                                                              'with a user or tool turn')
+    completion_system, replies, _ = _message_turns(row.get('completion'), first='assistant',
+                                                   what='completion', keys=keys)
     if completion_system or not replies or replies[-1].role != 'assistant':
         raise SkipRow('completion must be assistant turns ending with one')
     for t in context: t.train = t.role != 'assistant'
@@ -205,9 +224,11 @@ def from_text(row) -> Example:
 # %% ../nbs/01_data.ipynb #c016
 ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorca, 'chat': from_chat,
             'sharegpt': from_sharegpt, 'prompt_completion': from_prompt_completion, 'text': from_text}
-MESSAGE_LAYOUTS = ('chat', 'sharegpt', 'prompt_completion')   # the layouts whose rows hold lists of messages
+# the layouts whose rows hold lists of messages
+MESSAGE_LAYOUTS = ('chat', 'sharegpt', 'prompt_completion')
 # `text` comes last: instruction sets often carry a rendered `text` column beside their real fields (tatsu-lab/alpaca does)
-_SIGNATURES = [('chat', {'messages'}), ('sharegpt', {'conversations'}), ('prompt_completion', {'prompt', 'completion'}),
+_SIGNATURES = [('chat', {'messages'}), ('sharegpt', {'conversations'}),
+               ('prompt_completion', {'prompt', 'completion'}),
                ('alpaca', {'instruction', 'output'}), ('dolly', {'instruction', 'response'}),
                ('openorca', {'question', 'response'}), ('text', {'text'})]
 LAYOUTS_HINT = '; '.join(f"{n}: {', '.join(sorted(s))}" for n, s in _SIGNATURES)
@@ -218,8 +239,10 @@ def detect_format(columns, source='data') -> str:
     cols = set(columns)
     for name, needed in _SIGNATURES:
         if needed <= cols: return name
-    raise DataError(f"{source}: cannot tell the layout from columns {sorted(cols)}. Expected one of: {LAYOUTS_HINT}. "
-                    "Map the columns ('SOURCE@map:instruction=question,output=answer'), or name the layout as 'SOURCE@alpaca'.")
+    raise DataError(f"{source}: cannot tell the layout from columns {sorted(cols)}. Expected one "
+                    f"of: {LAYOUTS_HINT}. "
+                    "Map the columns ('SOURCE@map:instruction=question,output=answer'), or name "
+                    "the layout as 'SOURCE@alpaca'.")
 
 # %% ../nbs/01_data.ipynb #c019
 def parse_columns(text: str, where: str = 'column map') -> dict:
@@ -227,7 +250,8 @@ def parse_columns(text: str, where: str = 'column map') -> dict:
     pairs = [p.split('=', 1) for p in text.split(',') if p.strip()]
     if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
         raise DataError(f"{where} {text!r}: write FIELD=COLUMN pairs separated by commas, e.g. "
-                        f"'instruction=question,output=answer' or 'messages=dialog,role=speaker,content=text'")
+                        "'instruction=question,output=answer' or "
+                        "'messages=dialog,role=speaker,content=text'")
     fields = [f.strip() for f, _ in pairs]
     if len(set(fields)) < len(fields):
         twice = ', '.join(sorted({f for f in fields if fields.count(f) > 1}))
@@ -239,22 +263,27 @@ def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
     "`row` with `columns` (field -> column) renamed; a column missing from the first row is a typo, and an error."
     missing = [c for c in columns.values() if c not in row]
     if missing and first:
-        raise DataError(f"dataset '{name}': the column map names {', '.join(map(repr, missing))}, which the data does not "
+        raise DataError(f"dataset '{name}': the column map names {', '.join(map(repr, missing))}, "
+                        "which the data does not "
                         f"have. Its columns are: {', '.join(sorted(row))}")
-    return {**{k: v for k, v in row.items() if k not in columns.values()}, **{f: row.get(c) for f, c in columns.items()}}
+    return {**{k: v for k, v in row.items() if k not in columns.values()},
+            **{f: row.get(c) for f, c in columns.items()}}
 
 # %% ../nbs/01_data.ipynb #c032d
 def _check_message_keys(row: dict, fmt: str, keys: dict, name: str):
     "A column map's message keys checked on the first row: its layout holds messages, and its first message has them."
     if fmt not in MESSAGE_LAYOUTS:
-        raise DataError(f"dataset '{name}': the column map's {', '.join(f'{k}={v}' for k, v in keys.items())} name keys "
-                        f"inside each message, but the rows are in the {fmt} layout; map the column that holds the messages "
+        raise DataError(f"dataset '{name}': the column map's "
+                        f"{', '.join(f'{k}={v}' for k, v in keys.items())} name keys "
+                        f"inside each message, but the rows are in the {fmt} layout; map the "
+                        "column that holds the messages "
                         f"too, e.g. '@map:messages=dialog,{next(iter(keys))}={next(iter(keys.values()))}'")
     msgs = row.get({'chat': 'messages', 'sharegpt': 'conversations', 'prompt_completion': 'prompt'}[fmt])
     first = msgs[0] if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict) else None
     missing = [v for v in keys.values() if first is not None and v not in first]
     if missing:
-        raise DataError(f"dataset '{name}': the column map names message key {', '.join(map(repr, missing))}, which the "
+        raise DataError(f"dataset '{name}': the column map names message key "
+                        f"{', '.join(map(repr, missing))}, which the "
                         f"first message does not have. Its keys are: {', '.join(sorted(first))}")
 
 # %% ../nbs/01_data.ipynb #c039

@@ -15,7 +15,8 @@ __all__ = ['load_examples', 'split_eval', 'mix_by_ratio']
 def load_examples(specs, seed: int = 42, columns: str | dict | None = None,
                   train_on: str = 'all_assistant') -> tuple[list, list]:
     "All examples of `specs` (source specs) and one `SourceReport` per source; `columns` maps sources without a map."
-    if train_on not in TRAIN_ON: raise DataError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+    if train_on not in TRAIN_ON: raise DataError("train_on must be one of "
+                                                 f"{', '.join(TRAIN_ON)}, got {train_on!r}")
     columns = parse_columns(columns, "config key 'columns'") if isinstance(columns, str) else columns
     examples, reports = [], []
     for spec in specs:
@@ -46,10 +47,12 @@ def _mix_total(sizes: dict, ratios: dict, fixed: int) -> float:
     "How many examples the whole mix holds: `fixed` rows given by count plus the `ratios`' shares of the whole."
     share = sum(ratios.values())
     if fixed and share >= 1:
-        raise DataError(f'the mix ratios ({", ".join(f"{k}:{v}" for k, v in ratios.items())}) leave no room for the '
+        raise DataError(f'the mix ratios ({", ".join(f"{k}:{v}" for k, v in ratios.items())}) '
+                        'leave no room for the '
                         f'sources given by count; make them add up to less than 1')
     if not fixed and abs(share - 1) > 1e-6:
-        raise DataError(f'every source is a ratio, so the ratios must add up to 1 (they add up to {share:g})')
+        raise DataError('every source is a ratio, so the ratios must add up to 1 (they '
+                        f'add up to {share:g})')
     return fixed / (1 - share) if fixed else min(sizes.get(k, 0) / r for k, r in ratios.items())
 
 # %% ../nbs/01b_mixing.ipynb #c040b
@@ -64,7 +67,8 @@ def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int =
     for rep in reports:
         if not rep.ratio: continue
         exs, want = by_source.get(rep.name, []), round(rep.ratio * total)
-        if want and not exs: raise DataError(f"dataset '{rep.name}': no training rows left to mix at {rep.ratio:.0%}")
+        if want and not exs: raise DataError(f"dataset '{rep.name}': no training rows left to "
+                                             f"mix at {rep.ratio:.0%}")
         rep.mixed = want
         out += exs * (want // len(exs)) + random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs)) if want else []
     return out

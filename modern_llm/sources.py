@@ -11,7 +11,8 @@ from pathlib import Path
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .hub_access import hub_reachable, offline_mode
-from .data import (Example, SkipRow, DataError, ADAPTERS, MESSAGE_KEYS, LAYOUTS_HINT, detect_format, parse_columns,
+from .data import (Example, SkipRow, DataError, ADAPTERS, MESSAGE_KEYS, LAYOUTS_HINT,
+                             detect_format, parse_columns,
                              _mapped, _check_message_keys)
 
 # %% auto #0
@@ -34,9 +35,11 @@ def _amount(text: str | None, spec: str) -> tuple:
     if not text: return None, None
     if '.' in text:
         ratio = float(text)
-        if not 0 < ratio < 1: raise DataError(f"dataset spec {spec!r}: a mix ratio must be between 0 and 1, e.g. ':0.3'")
+        if not 0 < ratio < 1: raise DataError(f"dataset spec {spec!r}: a mix ratio must be between "
+                                              "0 and 1, e.g. ':0.3'")
         return None, ratio
-    if int(text) == 0: raise DataError(f"dataset spec {spec!r}: ':0' samples nothing; drop it or give N >= 1")
+    if int(text) == 0: raise DataError(f"dataset spec {spec!r}: ':0' samples nothing; "
+                                       "drop it or give N >= 1")
     return int(text), None
 
 # %% ../nbs/01a_sources.ipynb #c019w
@@ -46,12 +49,15 @@ def parse_source(spec: str) -> SourceSpec:
     "Parse `NAME[@FORMAT | @map:FIELD=COLUMN,...][:N | :RATIO]`."
     m = _SPEC.fullmatch(spec.strip())
     if not m or not m['name']:
-        raise DataError(f"bad dataset spec {spec!r}; write NAME[@FORMAT][:N], e.g. 'tatsu-lab/alpaca:1000'")
+        raise DataError(f"bad dataset spec {spec!r}; write NAME[@FORMAT][:N], e.g. "
+                        "'tatsu-lab/alpaca:1000'")
     if ':' in m['name'] and '/' not in (tail := m['name'].rsplit(':', 1)[1]):
-        raise DataError(f"dataset spec {spec!r}: ':{tail}' is not a count or a ratio; write NAME:N (e.g. ':1000') "
+        raise DataError(f"dataset spec {spec!r}: ':{tail}' is not a count or a ratio; write "
+                        "NAME:N (e.g. ':1000') "
                         f"or NAME:RATIO (e.g. ':0.3')")
     if m['fmt'] and m['fmt'] not in ADAPTERS:
-        raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of {', '.join(ADAPTERS)}, "
+        raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of "
+                        f"{', '.join(ADAPTERS)}, "
                         f"or map:FIELD=COLUMN,...")
     columns = parse_columns(m['map'], f'dataset spec {spec!r}: column map') if m['map'] else None
     n, ratio = _amount(m['n'], spec)
@@ -66,20 +72,24 @@ def _encoding_problem(path: Path, data: bytes, e: UnicodeDecodeError) -> str:
     line, col = data.count(b'\n', 0, e.start) + 1, e.start - data.rfind(b'\n', 0, e.start)
     utf16 = data[:2] in (b'\xff\xfe', b'\xfe\xff')
     src = 'utf-16' if utf16 else 'latin1'
-    return (f"{path}: not UTF-8 text ({'a UTF-16 byte-order mark' if utf16 else f'byte 0x{data[e.start]:02x}'} at line "
-            f"{line}, column {col}); save it as UTF-8, e.g. iconv -f {src} -t utf-8 {path.name} > {path.stem}-utf8{path.suffix}")
+    return (f"{path}: not UTF-8 text "
+            f"({'a UTF-16 byte-order mark' if utf16 else f'byte 0x{data[e.start]:02x}'} at line "
+            f"{line}, column {col}); save it as UTF-8, e.g. iconv -f {src} -t utf-8 {path.name} > "
+            f"{path.stem}-utf8{path.suffix}")
 
 # %% ../nbs/01a_sources.ipynb #c022c
 def _json_lines(path: Path, data: bytes) -> list:
     "The lines of `data` as text, `None` for each line that is not UTF-8; `DataError` when no line is."
     try: return data.decode('utf-8').split('\n')
     except UnicodeDecodeError as e: first = e
-    if data[:2] in (b'\xff\xfe', b'\xfe\xff'): raise DataError(_encoding_problem(path, data, first))   # UTF-16 throughout
+    # UTF-16 throughout
+    if data[:2] in (b'\xff\xfe', b'\xfe\xff'): raise DataError(_encoding_problem(path, data, first))
     def decode(line: bytes):
         try: return line.decode('utf-8')
         except UnicodeDecodeError: return None
     lines = [decode(l) for l in data.split(b'\n')]
-    if not any(l is not None and l.strip() for l in lines): raise DataError(_encoding_problem(path, data, first))
+    if not any(l is not None and l.strip()
+               for l in lines): raise DataError(_encoding_problem(path, data, first))
     return lines
 
 # %% ../nbs/01a_sources.ipynb #c022f
@@ -98,13 +108,15 @@ def _refuse_one_object(path: Path, data: bytes):
     try: whole = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError): whole = None
     if isinstance(whole, dict):
-        raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not rows; write one row "
+        raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not "
+                        "rows; write one row "
                         f"per line (JSON lines) or a JSON array of row objects")
 
 # %% ../nbs/01a_sources.ipynb #c022l
 def _json_rows(path: Path):
     "Rows of a JSON-lines file or JSON array; a line that is not JSON or not UTF-8 yields a `SkipRow`, never a crash."
-    data = path.read_bytes().removeprefix(b'\xef\xbb\xbf')   # a UTF-8 byte-order mark is not part of the first row
+    # a UTF-8 byte-order mark is not part of the first row
+    data = path.read_bytes().removeprefix(b'\xef\xbb\xbf')
     if data.lstrip().startswith(b'['): yield from _json_array(path, data); return
     _refuse_one_object(path, data)
     for line in _json_lines(path, data):
@@ -126,7 +138,8 @@ def _table_error(path: Path, kind: str, e: BaseException) -> DataError:
     try: data.decode('utf-8')
     except UnicodeDecodeError as bad: return DataError(_encoding_problem(path, data, bad))
     root = _root_cause(e)
-    return DataError(f"{path}: cannot be read as {kind.upper()} ({type(root).__name__}: {str(root)[:200]}); check that it "
+    return DataError(f"{path}: cannot be read as {kind.upper()} ({type(root).__name__}: "
+                     f"{str(root)[:200]}); check that it "
                      f"is a {kind.upper()} file, or save the rows as JSON lines (.jsonl)")
 
 # %% ../nbs/01a_sources.ipynb #c023e
@@ -135,7 +148,8 @@ def _table_rows(path: Path):
     import datasets
     kind = 'csv' if path.suffix == '.csv' else 'parquet'
     verbosity = datasets.logging.get_verbosity()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)   # our one line says what went wrong; no log lines before it
+    # our one line says what went wrong; no log lines before it
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try: ds = datasets.load_dataset(kind, data_files=str(path), split='train')
     except Exception as e: raise _table_error(path, kind, e) from None
     finally: datasets.logging.set_verbosity(verbosity)
@@ -151,16 +165,19 @@ def local_rows(path: Path):
         for f in files: yield from local_rows(f)
         return
     if path.suffix not in LOCAL_SUFFIXES:
-        raise DataError(f'{path}: unsupported file type {path.suffix!r}; use one of {", ".join(LOCAL_SUFFIXES)}')
+        raise DataError(f'{path}: unsupported file type {path.suffix!r}; use one of '
+                        f'{", ".join(LOCAL_SUFFIXES)}')
     yield from (_json_rows(path) if path.suffix in ('.jsonl', '.json') else _table_rows(path))
 
 # %% ../nbs/01a_sources.ipynb #c026
 def hub_rows(name: str, split='train', streaming=False):
     "Rows of hub dataset `name` (an `IterableDataset` when `streaming`); a clear `DataError` when it cannot be reached."
-    hint = (f"Download it where you have internet (datasets.load_dataset('{name}').to_json('{name.split('/')[-1]}.jsonl')) "
+    hint = ("Download it where you have internet "
+            f"(datasets.load_dataset('{name}').to_json('{name.split('/')[-1]}.jsonl')) "
             f"and pass the local file instead, or use the embedded data ('embedded').")
     if not offline_mode() and not hub_reachable():
-        raise DataError(f"dataset '{name}': the Hugging Face Hub is unreachable and '{name}' is not a local path. {hint}")
+        raise DataError(f"dataset '{name}': the Hugging Face Hub is unreachable and '{name}' is "
+                        f"not a local path. {hint}")
     import datasets
     try: return datasets.load_dataset(name, split=split, streaming=streaming)
     except Exception as e:
@@ -168,7 +185,8 @@ def hub_rows(name: str, split='train', streaming=False):
         raise DataError(f"dataset '{name}' could not be loaded ({why}). {hint}") from None
 
 # %% ../nbs/01a_sources.ipynb #c029f
-ASSETS_DIR = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../modern_llm/assets')   # package files
+# package files
+ASSETS_DIR = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../modern_llm/assets')
 LAYOUT_FILES = {layout: f'embedded_{layout}.jsonl' for layout in ('alpaca', 'dolly', 'openorca', 'chat')}
 
 def embedded_files(assets: Path = ASSETS_DIR) -> list:
@@ -204,10 +222,12 @@ class SourceReport:
     requested: int | None = None
     ratio: float | None = None   # its share of the training mix, when given as NAME:0.3
     mixed: int | None = None     # how many training examples that share came to
-    adjusted: Counter = field(default_factory=Counter)   # repairs of kept rows ('leading assistant message dropped')
+    # repairs of kept rows ('leading assistant message dropped')
+    adjusted: Counter = field(default_factory=Counter)
     adjusted_rows: dict = field(default_factory=dict)
 
-    def __post_init__(self): self.skipped, self.adjusted = Counter(self.skipped), Counter(self.adjusted)   # from JSON
+    # from JSON
+    def __post_init__(self): self.skipped, self.adjusted = Counter(self.skipped), Counter(self.adjusted)
 
 # %% ../nbs/01a_sources.ipynb #c030c
 def _tally(counts: Counter, rows: dict, reason: str, row_no: int, keep: int):
@@ -242,7 +262,8 @@ def __str__(self: SourceReport):
 @patch
 def as_dict(self: SourceReport) -> dict:
     "Its fields as plain JSON types."
-    return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v for f in dataclasses.fields(self)}
+    return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v
+            for f in dataclasses.fields(self)}
 
 # %% ../nbs/01a_sources.ipynb #c032g
 def _layout(row: dict, spec: SourceSpec, previous: str | None) -> str:
@@ -264,7 +285,8 @@ def _row_converter(spec: SourceSpec, report: SourceReport):
         if not isinstance(row, dict): raise SkipRow(f'row is {type(row).__name__}, not an object')
         if columns: row, seen['mapped'] = _mapped(row, columns, spec.name, not seen['mapped']), True
         fmt = _layout(row, spec, seen['layout'])
-        if keys and not seen['keys_checked']: _check_message_keys(row, fmt, keys, spec.name); seen['keys_checked'] = True
+        if keys and not seen['keys_checked']: _check_message_keys(row, fmt, keys,
+                                                                  spec.name); seen['keys_checked'] = True
         seen['layout'] = fmt
         report.format = fmt if report.format in ('', fmt) else 'mixed'
         return ADAPTERS[fmt](row, keys) if keys else ADAPTERS[fmt](row)
@@ -294,27 +316,32 @@ def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
     if not examples:
         what = 'holds no rows (the file is empty)' if report.rows == 0 else f'no usable rows out of {report.rows}'
         raise DataError(f"dataset '{spec.name}': {what}.\n{report}\n"
-                        f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a non-empty response; name the "
+                        f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a "
+                        "non-empty response; name the "
                         f"layout as '{spec.name}@alpaca', or map the columns as "
                         f"'{spec.name}@map:instruction=COLUMN,output=COLUMN'.")
     report.kept = len(examples)
     return examples
 
 # %% ../nbs/01a_sources.ipynb #c033c
-def stream_examples(ds, spec: SourceSpec, report: SourceReport, seed: int = 42, buffer_size: int = STREAM_BUFFER):
+def stream_examples(ds, spec: SourceSpec, report: SourceReport, seed: int = 42,
+                    buffer_size: int = STREAM_BUFFER):
     "The first `spec.n` usable rows of `IterableDataset` `ds` as examples, in a shuffle-buffer order seeded by `seed`."
     with tqdm(total=spec.n, desc=f'streaming {spec.name}', unit='row', leave=False) as bar:
-        yield from _examples(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report, spec.n, bar.update)
+        yield from _examples(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report,
+                             spec.n, bar.update)
 
 # %% ../nbs/01a_sources.ipynb #c033e
-def stream_source(ds, spec: str | SourceSpec, seed: int = 42, buffer_size: int = STREAM_BUFFER) -> tuple[list, SourceReport]:
+def stream_source(ds, spec: str | SourceSpec, seed: int = 42,
+                  buffer_size: int = STREAM_BUFFER) -> tuple[list, SourceReport]:
     "The examples `stream_examples` gives, as a list, and their report."
     spec = parse_source(spec) if isinstance(spec, str) else spec
     report = SourceReport(spec.name, requested=spec.n)
     return _usable(list(stream_examples(ds, spec, report, seed, buffer_size)), spec, report), report
 
 # %% ../nbs/01a_sources.ipynb #c030z
-def load_source(spec: str | SourceSpec, seed: int = 42, columns: dict | None = None) -> tuple[list, SourceReport]:
+def load_source(spec: str | SourceSpec, seed: int = 42,
+                columns: dict | None = None) -> tuple[list, SourceReport]:
     "Examples and a `SourceReport` for one source spec; `columns` maps a source that has no map of its own."
     spec = parse_source(spec) if isinstance(spec, str) else spec
     if columns and not spec.columns: spec = dataclasses.replace(spec, columns=columns)
