@@ -15,7 +15,7 @@ __all__ = ['ROLES', 'MESSAGE_KEYS', 'ADAPTERS', 'MESSAGE_LAYOUTS', 'LAYOUTS_HINT
 # %% ../nbs/01_data.ipynb #c006
 @dataclass
 class Turn:
-    "One message. `context` holds a user turn's input/context text, kept apart so prompt styles can place it."
+    "One message. `context` holds a user turn's input/context, kept apart for the prompt style to place."
     # 'user', 'assistant', 'tool' (a tool's result), or 'text' (a plain-text row, every token trained)
     role: str
     content: str
@@ -55,7 +55,7 @@ class DataError(ValueError):
 
 # %% ../nbs/01_data.ipynb #c009
 def _text(row, key, required=True) -> str:
-    "The string in `row[key]`, '' for missing optional fields; `SkipRow` for wrong types and missing required ones."
+    "`row[key]`: '' if optional and missing; `SkipRow` if required and missing, or not a string."
     v = row.get(key)
     if v is None:
         if required: raise SkipRow(f'missing {key}')
@@ -91,7 +91,7 @@ MESSAGE_KEYS = ('role', 'content')
 
 # %% ../nbs/01_data.ipynb #c013k1
 def _message_keys(m: dict, keys: dict | None) -> tuple:
-    "The (role, content) keys of message `m`: the column map's, else OpenAI's, else ShareGPT's `from`/`value`."
+    "The (role, content) keys of message `m`: the column map's, else OpenAI's, else ShareGPT's."
     if keys: return keys.get('role', 'role'), keys.get('content', 'content')
     return ('role', 'content') if 'role' in m or 'from' not in m else ('from', 'value')
 
@@ -102,12 +102,13 @@ def _role(m, keys: dict | None) -> tuple:
     role_key, content_key = _message_keys(m, keys)
     name = m.get(role_key)
     role = ROLES.get(name.strip().lower()) if isinstance(name, str) else None
-    if role is None: raise SkipRow(f'unknown role {name!r}' if name is not None else f'message without {role_key!r}')
+    if role is None:
+        raise SkipRow(f'unknown role {name!r}' if name is not None else f'message without {role_key!r}')
     return role, content_key
 
 # %% ../nbs/01_data.ipynb #c013t1
 def _tool_calls(calls) -> list:
-    "An assistant message's `tool_calls` in OpenAI's shape, JSON-string arguments parsed; `SkipRow` when malformed."
+    "A message's `tool_calls` in OpenAI's shape, string arguments parsed; `SkipRow` if malformed."
     if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
         raise SkipRow('tool_calls is not a list of objects')
     out = []
@@ -119,16 +120,19 @@ def _tool_calls(calls) -> list:
         args = f.get('arguments')
         if isinstance(args, str):
             try: args = json.loads(args)
-            except json.JSONDecodeError: raise SkipRow('tool call arguments are not valid JSON') from None
+            except json.JSONDecodeError:
+                raise SkipRow('tool call arguments are not valid JSON') from None
         out.append({**{k: c[k] for k in ('id',) if k in c}, 'type': 'function',
                     'function': {**f, 'arguments': args}})
     return out
 
 # %% ../nbs/01_data.ipynb #c013a
 def _turn(m: dict, role: str, content_key: str) -> Turn:
-    "The turn of message `m`, whose role is already known; `SkipRow` for an assistant message with nothing to learn."
+    "The turn of message `m` (role known); `SkipRow` for an assistant message with nothing to learn."
     content = _text(m, content_key, False)
-    if role == 'tool': return Turn('tool', content, extra={k: m[k] for k in ('tool_call_id', 'name') if m.get(k) is not None})
+    if role == 'tool':
+        extra = {k: m[k] for k in ('tool_call_id', 'name') if m.get(k) is not None}
+        return Turn('tool', content, extra=extra)
     if role != 'assistant': return Turn(role, content)
     calls = _tool_calls(m['tool_calls']) if m.get('tool_calls') else None
     if not content.strip() and not calls: raise SkipRow('assistant message with neither '
@@ -139,7 +143,7 @@ def _turn(m: dict, role: str, content_key: str) -> Turn:
 
 # %% ../nbs/01_data.ipynb #c013o1
 def _check_order(turns: list, role: str, first: str, inline_calls: bool):
-    "`SkipRow` unless a `role` turn may follow `turns`: alternating from `first`, a tool result after a call."
+    "`SkipRow` unless `role` may follow `turns`: alternating from `first`, tool results after a call."
     prev = turns[-1].role if turns else None
     # a result answers a call: structured `tool_calls`, or a call written in the reply's text
     if role == 'tool':
@@ -150,7 +154,7 @@ def _check_order(turns: list, role: str, first: str, inline_calls: bool):
 
 # %% ../nbs/01_data.ipynb #c013b
 def _message_turns(msgs, first='user', what='messages', keys=None, inline_calls=False) -> tuple:
-    "(system, turns, notes) of a list of messages: an optional system message, then turns alternating from `first`."
+    "(system, turns, notes) of messages: the system message, then turns alternating from `first`."
     if not isinstance(msgs, list): raise SkipRow(f'{what} missing or not a list')
     if not msgs: raise SkipRow(f'empty {what}')
     system, turns, notes = '', [], set()
@@ -179,7 +183,7 @@ def _tools(row) -> list | None:
 
 # %% ../nbs/01_data.ipynb #c013e
 def _conversation(row, column: str, keys=None, inline_calls=False) -> Example:
-    "The `Example` of the messages in `row[column]`, trailing non-assistant messages dropped and every repair noted."
+    "The `Example` of `row[column]`'s messages, trailing non-assistant ones dropped, repairs noted."
     system, turns, notes = _message_turns(row.get(column), what=column, keys=keys,
                                           inline_calls=inline_calls)
     if not any(t.role == 'assistant' for t in turns): raise SkipRow('no assistant turn')
@@ -194,12 +198,12 @@ def from_chat(row, keys=None) -> Example:
 
 # %% ../nbs/01_data.ipynb #c014v1
 def from_sharegpt(row, keys=None) -> Example:
-    "A ShareGPT row: `conversations` of `from`/`value` messages; a tool result may answer a call written in the reply."
+    "A ShareGPT row of `from`/`value` messages; a tool result may answer a call written in the text."
     return _conversation(row, 'conversations', keys, inline_calls=True)
 
 # %% ../nbs/01_data.ipynb #c014b
 def from_prompt_completion(row, keys=None) -> Example:
-    "TRL's prompt/completion row: two strings, or two lists of messages whose prompt part is never trained."
+    "TRL's prompt/completion row: two strings, or two lists of messages whose prompt is never trained."
     system = _text(row, 'system', False)
     if not isinstance(row.get('prompt'), list):
         return Example([Turn('user', _text(row, 'prompt')), Turn('assistant',
@@ -226,7 +230,8 @@ ADAPTERS = {'alpaca': from_alpaca, 'dolly': from_dolly, 'openorca': from_openorc
             'sharegpt': from_sharegpt, 'prompt_completion': from_prompt_completion, 'text': from_text}
 # the layouts whose rows hold lists of messages
 MESSAGE_LAYOUTS = ('chat', 'sharegpt', 'prompt_completion')
-# `text` comes last: instruction sets often carry a rendered `text` column beside their real fields (tatsu-lab/alpaca does)
+# `text` comes last: instruction sets often carry a rendered `text` column beside their real fields
+# (tatsu-lab/alpaca does)
 _SIGNATURES = [('chat', {'messages'}), ('sharegpt', {'conversations'}),
                ('prompt_completion', {'prompt', 'completion'}),
                ('alpaca', {'instruction', 'output'}), ('dolly', {'instruction', 'response'}),
@@ -246,7 +251,7 @@ def detect_format(columns, source='data') -> str:
 
 # %% ../nbs/01_data.ipynb #c019
 def parse_columns(text: str, where: str = 'column map') -> dict:
-    "`{field: column}` from `'instruction=question,output=answer'`; `role=KEY`, `content=KEY` name message keys."
+    "`{field: column}` from `'instruction=question,output=answer'`; `role=`, `content=`: message keys."
     pairs = [p.split('=', 1) for p in text.split(',') if p.strip()]
     if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
         raise DataError(f"{where} {text!r}: write FIELD=COLUMN pairs separated by commas, e.g. "
@@ -260,7 +265,7 @@ def parse_columns(text: str, where: str = 'column map') -> dict:
 
 # %% ../nbs/01_data.ipynb #c032
 def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
-    "`row` with `columns` (field -> column) renamed; a column missing from the first row is a typo, and an error."
+    "`row` with `columns` (field -> column) renamed; a column that the first row lacks is an error."
     missing = [c for c in columns.values() if c not in row]
     if missing and first:
         raise DataError(f"dataset '{name}': the column map names {', '.join(map(repr, missing))}, "
@@ -271,7 +276,7 @@ def _mapped(row: dict, columns: dict, name: str, first: bool) -> dict:
 
 # %% ../nbs/01_data.ipynb #c032d
 def _check_message_keys(row: dict, fmt: str, keys: dict, name: str):
-    "A column map's message keys checked on the first row: its layout holds messages, and its first message has them."
+    "Check a map's message keys on the first row: its layout has messages, its first message the keys."
     if fmt not in MESSAGE_LAYOUTS:
         raise DataError(f"dataset '{name}': the column map's "
                         f"{', '.join(f'{k}={v}' for k, v in keys.items())} name keys "

@@ -14,7 +14,7 @@ __all__ = ['load_examples', 'split_eval', 'mix_by_ratio']
 # %% ../nbs/01b_mixing.ipynb #c039
 def load_examples(specs, seed: int = 42, columns: str | dict | None = None,
                   train_on: str = 'all_assistant') -> tuple[list, list]:
-    "All examples of `specs` (source specs) and one `SourceReport` per source; `columns` maps sources without a map."
+    "All examples of `specs`, and a `SourceReport` per source; `columns` maps sources without a map."
     if train_on not in TRAIN_ON: raise DataError("train_on must be one of "
                                                  f"{', '.join(TRAIN_ON)}, got {train_on!r}")
     columns = parse_columns(columns, "config key 'columns'") if isinstance(columns, str) else columns
@@ -34,7 +34,7 @@ def _by_source(examples: list) -> dict:
 
 # %% ../nbs/01b_mixing.ipynb #c039e
 def split_eval(examples, fraction: float, seed: int = 42) -> tuple[list, list]:
-    "(train, eval): a seeded `fraction` of each source's examples held out, at least one per source when fraction > 0."
+    "(train, eval): a seeded `fraction` of each source's examples held out (at least one if > 0)."
     train, held = [], []
     for name, exs in _by_source(examples).items():
         n = max(1, round(len(exs) * fraction)) if fraction > 0 and len(exs) > 1 else 0
@@ -44,7 +44,7 @@ def split_eval(examples, fraction: float, seed: int = 42) -> tuple[list, list]:
 
 # %% ../nbs/01b_mixing.ipynb #c040d
 def _mix_total(sizes: dict, ratios: dict, fixed: int) -> float:
-    "How many examples the whole mix holds: `fixed` rows given by count plus the `ratios`' shares of the whole."
+    "How many examples the mix holds: `fixed` rows given by count, plus the `ratios`' shares of it."
     share = sum(ratios.values())
     if fixed and share >= 1:
         raise DataError(f'the mix ratios ({", ".join(f"{k}:{v}" for k, v in ratios.items())}) '
@@ -57,7 +57,7 @@ def _mix_total(sizes: dict, ratios: dict, fixed: int) -> float:
 
 # %% ../nbs/01b_mixing.ipynb #c040b
 def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int = 0) -> list:
-    "`examples` with each ratio source resampled to its share of a whole that holds `elsewhere` more (streamed) rows."
+    "`examples`, each ratio source resampled to its share of a whole with `elsewhere` more rows."
     ratios = {r.name: r.ratio for r in reports if r.ratio}
     if not ratios: return examples
     by_source = _by_source(examples)
@@ -70,5 +70,5 @@ def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int =
         if want and not exs: raise DataError(f"dataset '{rep.name}': no training rows left to "
                                              f"mix at {rep.ratio:.0%}")
         rep.mixed = want
-        out += exs * (want // len(exs)) + random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs)) if want else []
+        if want: out += exs * (want // len(exs)) + random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs))
     return out

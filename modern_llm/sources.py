@@ -31,7 +31,7 @@ class SourceSpec:
 
 # %% ../nbs/01a_sources.ipynb #c019u
 def _amount(text: str | None, spec: str) -> tuple:
-    "(n, ratio) of the text after a spec's colon: a count of rows, or a share of the mix between 0 and 1."
+    "(n, ratio) of the text after a spec's colon: a count of rows, or a share of the mix in (0, 1)."
     if not text: return None, None
     if '.' in text:
         ratio = float(text)
@@ -52,13 +52,11 @@ def parse_source(spec: str) -> SourceSpec:
         raise DataError(f"bad dataset spec {spec!r}; write NAME[@FORMAT][:N], e.g. "
                         "'tatsu-lab/alpaca:1000'")
     if ':' in m['name'] and '/' not in (tail := m['name'].rsplit(':', 1)[1]):
-        raise DataError(f"dataset spec {spec!r}: ':{tail}' is not a count or a ratio; write "
-                        "NAME:N (e.g. ':1000') "
-                        f"or NAME:RATIO (e.g. ':0.3')")
+        raise DataError(f"dataset spec {spec!r}: ':{tail}' is not a count or a ratio; write NAME:N "
+                        f"(e.g. ':1000') or NAME:RATIO (e.g. ':0.3')")
     if m['fmt'] and m['fmt'] not in ADAPTERS:
         raise DataError(f"dataset spec {spec!r}: unknown format '{m['fmt']}'; use one of "
-                        f"{', '.join(ADAPTERS)}, "
-                        f"or map:FIELD=COLUMN,...")
+                        f"{', '.join(ADAPTERS)}, or map:FIELD=COLUMN,...")
     columns = parse_columns(m['map'], f'dataset spec {spec!r}: column map') if m['map'] else None
     n, ratio = _amount(m['n'], spec)
     return SourceSpec(m['name'], m['fmt'], n, columns, ratio)
@@ -108,13 +106,12 @@ def _refuse_one_object(path: Path, data: bytes):
     try: whole = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError): whole = None
     if isinstance(whole, dict):
-        raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not "
-                        "rows; write one row "
-                        f"per line (JSON lines) or a JSON array of row objects")
+        raise DataError(f"{path}: holds one JSON object (keys: {', '.join(list(whole)[:5])}), not rows; "
+                        f"write one row per line (JSON lines) or a JSON array of row objects")
 
 # %% ../nbs/01a_sources.ipynb #c022l
 def _json_rows(path: Path):
-    "Rows of a JSON-lines file or JSON array; a line that is not JSON or not UTF-8 yields a `SkipRow`, never a crash."
+    "Rows of a JSON-lines file or JSON array; a line that is not JSON or not UTF-8 yields a `SkipRow`."
     # a UTF-8 byte-order mark is not part of the first row
     data = path.read_bytes().removeprefix(b'\xef\xbb\xbf')
     if data.lstrip().startswith(b'['): yield from _json_array(path, data); return
@@ -133,18 +130,17 @@ def _root_cause(e: BaseException) -> BaseException:
 
 # %% ../nbs/01a_sources.ipynb #c023c
 def _table_error(path: Path, kind: str, e: BaseException) -> DataError:
-    "The `DataError` for a CSV or Parquet file that `datasets` could not read: its encoding, else the root cause."
+    "The `DataError` for a CSV or Parquet file `datasets` could not read: its encoding, or the cause."
     data = path.read_bytes()
     try: data.decode('utf-8')
     except UnicodeDecodeError as bad: return DataError(_encoding_problem(path, data, bad))
     root = _root_cause(e)
-    return DataError(f"{path}: cannot be read as {kind.upper()} ({type(root).__name__}: "
-                     f"{str(root)[:200]}); check that it "
-                     f"is a {kind.upper()} file, or save the rows as JSON lines (.jsonl)")
+    return DataError(f"{path}: cannot be read as {kind.upper()} ({type(root).__name__}: {str(root)[:200]}); "
+                     f"check that it is a {kind.upper()} file, or save the rows as JSON lines (.jsonl)")
 
 # %% ../nbs/01a_sources.ipynb #c023e
 def _table_rows(path: Path):
-    "Rows of a CSV or Parquet file, read by the `datasets` library; a file it cannot read is a `DataError` naming it."
+    "Rows of a CSV or Parquet file, read by `datasets`; a file it cannot read is a `DataError`."
     import datasets
     kind = 'csv' if path.suffix == '.csv' else 'parquet'
     verbosity = datasets.logging.get_verbosity()
@@ -171,7 +167,7 @@ def local_rows(path: Path):
 
 # %% ../nbs/01a_sources.ipynb #c026
 def hub_rows(name: str, split='train', streaming=False):
-    "Rows of hub dataset `name` (an `IterableDataset` when `streaming`); a clear `DataError` when it cannot be reached."
+    "Rows of hub dataset `name` (an `IterableDataset` if `streaming`); `DataError` if out of reach."
     hint = ("Download it where you have internet "
             f"(datasets.load_dataset('{name}').to_json('{name.split('/')[-1]}.jsonl')) "
             f"and pass the local file instead, or use the embedded data ('embedded').")
@@ -181,11 +177,11 @@ def hub_rows(name: str, split='train', streaming=False):
     import datasets
     try: return datasets.load_dataset(name, split=split, streaming=streaming)
     except Exception as e:
-        why = 'offline mode is on and it is not in the local cache' if offline_mode() else f'{type(e).__name__}: {e}'
+        why = ('offline mode is on and it is not in the local cache' if offline_mode()
+               else f'{type(e).__name__}: {e}')
         raise DataError(f"dataset '{name}' could not be loaded ({why}). {hint}") from None
 
 # %% ../nbs/01a_sources.ipynb #c029f
-# package files
 ASSETS_DIR = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../modern_llm/assets')
 LAYOUT_FILES = {layout: f'embedded_{layout}.jsonl' for layout in ('alpaca', 'dolly', 'openorca', 'chat')}
 
@@ -195,7 +191,7 @@ def embedded_files(assets: Path = ASSETS_DIR) -> list:
 
 # %% ../nbs/01a_sources.ipynb #c031
 def _is_hub(name: str) -> bool:
-    "Whether source `name` is a hub id: neither `embedded` nor an existing path (a missing path-like name is an error)."
+    "Whether source `name` is a hub id: not `embedded` nor a path (a missing path is an error)."
     path = Path(name).expanduser()
     if name == 'embedded' or path.exists(): return False
     if path.suffix in LOCAL_SUFFIXES or name.startswith(('.', '/', '~')):
@@ -240,8 +236,6 @@ def _tally(counts: Counter, rows: dict, reason: str, row_no: int, keep: int):
 def skip(self: SourceReport, reason: str, row_no: int, keep=5):
     "Count row `row_no` as skipped for `reason`."
     _tally(self.skipped, self.skipped_rows, reason, row_no, keep)
-
-# %% ../nbs/01a_sources.ipynb #c030f
 @patch
 def adjust(self: SourceReport, what: str, row_no: int, keep=5):
     "Count row `row_no` as kept after the repair `what`."
@@ -276,7 +270,7 @@ def _layout(row: dict, spec: SourceSpec, previous: str | None) -> str:
 
 # %% ../nbs/01a_sources.ipynb #c032j
 def _row_converter(spec: SourceSpec, report: SourceReport):
-    "A function from one row to its `Example`, raising `SkipRow`; it checks the column map on the first row it maps."
+    "A function from a row to its `Example` (or `SkipRow`), checking the column map on the first row."
     keys = {k: v for k, v in (spec.columns or {}).items() if k in MESSAGE_KEYS}
     columns = {k: v for k, v in (spec.columns or {}).items() if k not in MESSAGE_KEYS}
     seen = dict(mapped=False, keys_checked=False, layout=None)
@@ -294,7 +288,7 @@ def _row_converter(spec: SourceSpec, report: SourceReport):
 
 # %% ../nbs/01a_sources.ipynb #c032a
 def _examples(rows, spec: SourceSpec, report: SourceReport, limit: int | None = None, progress=None):
-    "Examples of `rows`, one at a time, each skip and repair counted in `report`; stops after `limit` usable rows."
+    "`rows`' examples one at a time, skips and repairs counted in `report`, up to `limit` usable ones."
     convert, kept = _row_converter(spec, report), 0
     for i, row in enumerate(rows, 1):
         if limit is not None and kept >= limit: break
@@ -314,11 +308,10 @@ STREAM_BUFFER = 10_000
 def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
     "`examples`, counted as kept in `report`; `DataError` when there are none."
     if not examples:
-        what = 'holds no rows (the file is empty)' if report.rows == 0 else f'no usable rows out of {report.rows}'
-        raise DataError(f"dataset '{spec.name}': {what}.\n{report}\n"
-                        f"Each row needs the columns of one layout ({LAYOUTS_HINT}) and a "
-                        "non-empty response; name the "
-                        f"layout as '{spec.name}@alpaca', or map the columns as "
+        what = f'no usable rows out of {report.rows}' if report.rows else 'holds no rows (the file is empty)'
+        raise DataError(f"dataset '{spec.name}': {what}.\n{report}\nEach row needs the columns of one "
+                        f"layout ({LAYOUTS_HINT}) and a non-empty response; name the layout as "
+                        f"'{spec.name}@alpaca', or map the columns as "
                         f"'{spec.name}@map:instruction=COLUMN,output=COLUMN'.")
     report.kept = len(examples)
     return examples
@@ -326,7 +319,7 @@ def _usable(examples: list, spec: SourceSpec, report: SourceReport) -> list:
 # %% ../nbs/01a_sources.ipynb #c033c
 def stream_examples(ds, spec: SourceSpec, report: SourceReport, seed: int = 42,
                     buffer_size: int = STREAM_BUFFER):
-    "The first `spec.n` usable rows of `IterableDataset` `ds` as examples, in a shuffle-buffer order seeded by `seed`."
+    "The first `spec.n` usable rows of `IterableDataset` `ds`, in a shuffle-buffer order from `seed`."
     with tqdm(total=spec.n, desc=f'streaming {spec.name}', unit='row', leave=False) as bar:
         yield from _examples(iter(ds.shuffle(seed=seed, buffer_size=buffer_size)), spec, report,
                              spec.n, bar.update)
@@ -342,10 +335,11 @@ def stream_source(ds, spec: str | SourceSpec, seed: int = 42,
 # %% ../nbs/01a_sources.ipynb #c030z
 def load_source(spec: str | SourceSpec, seed: int = 42,
                 columns: dict | None = None) -> tuple[list, SourceReport]:
-    "Examples and a `SourceReport` for one source spec; `columns` maps a source that has no map of its own."
+    "Examples and a `SourceReport` of one source spec; `columns` maps a source without its own map."
     spec = parse_source(spec) if isinstance(spec, str) else spec
     if columns and not spec.columns: spec = dataclasses.replace(spec, columns=columns)
-    if spec.n is not None and _is_hub(spec.name): return stream_source(hub_rows(spec.name, streaming=True), spec, seed)
+    if spec.n is not None and _is_hub(spec.name):
+        return stream_source(hub_rows(spec.name, streaming=True), spec, seed)
     report = SourceReport(spec.name, requested=spec.n, ratio=spec.ratio)
     examples = list(_examples(_rows_of(spec.name), spec, report))
     if examples and spec.n is not None and spec.n < len(examples):
