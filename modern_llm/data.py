@@ -114,9 +114,8 @@ def _tool_calls(calls) -> list:
     out = []
     for c in calls:
         f = c.get('function', c)
-        if not isinstance(f, dict) or not isinstance(f.get('name'),
-                                                     str): raise SkipRow('a tool call '
-                                                                         'has no function name')
+        if not isinstance(f, dict) or not isinstance(f.get('name'), str):
+            raise SkipRow('a tool call has no function name')
         args = f.get('arguments')
         if isinstance(args, str):
             try: args = json.loads(args)
@@ -135,8 +134,8 @@ def _turn(m: dict, role: str, content_key: str) -> Turn:
         return Turn('tool', content, extra=extra)
     if role != 'assistant': return Turn(role, content)
     calls = _tool_calls(m['tool_calls']) if m.get('tool_calls') else None
-    if not content.strip() and not calls: raise SkipRow('assistant message with neither '
-                                                        'content nor tool_calls')
+    if not content.strip() and not calls:
+        raise SkipRow('assistant message with neither content nor tool_calls')
     field = next((k for k in ('reasoning_content', 'thinking') if m.get(k) is not None), None)
     return Turn('assistant', content, reasoning=_text(m, field, False) if field else '',
                 tool_calls=calls)
@@ -206,12 +205,11 @@ def from_prompt_completion(row, keys=None) -> Example:
     "TRL's prompt/completion row: two strings, or two lists of messages whose prompt is never trained."
     system = _text(row, 'system', False)
     if not isinstance(row.get('prompt'), list):
-        return Example([Turn('user', _text(row, 'prompt')), Turn('assistant',
-                                                                 _text(row, 'completion'))],
-                                                                 system=system)
+        turns = [Turn('user', _text(row, 'prompt')), Turn('assistant', _text(row, 'completion'))]
+        return Example(turns, system=system)
     prompt_system, context, notes = _message_turns(row['prompt'], what='prompt', keys=keys)
-    if not context or context[-1].role not in ('user', 'tool'): raise SkipRow('prompt does not end '
-                                                                              'with a user or tool turn')
+    if not context or context[-1].role not in ('user', 'tool'):
+        raise SkipRow('prompt does not end with a user or tool turn')
     completion_system, replies, _ = _message_turns(row.get('completion'), first='assistant',
                                                    what='completion', keys=keys)
     if completion_system or not replies or replies[-1].role != 'assistant':

@@ -70,5 +70,7 @@ def mix_by_ratio(examples: list, reports: list, seed: int = 42, elsewhere: int =
         if want and not exs: raise DataError(f"dataset '{rep.name}': no training rows left to "
                                              f"mix at {rep.ratio:.0%}")
         rep.mixed = want
-        if want: out += exs * (want // len(exs)) + random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs))
+        if not want: continue
+        sample = random.Random(f'{seed}:mix:{rep.name}').sample(exs, want % len(exs))
+        out += exs * (want // len(exs)) + sample
     return out

@@ -35,8 +35,8 @@ def _amount(text: str | None, spec: str) -> tuple:
     if not text: return None, None
     if '.' in text:
         ratio = float(text)
-        if not 0 < ratio < 1: raise DataError(f"dataset spec {spec!r}: a mix ratio must be between "
-                                              "0 and 1, e.g. ':0.3'")
+        if not 0 < ratio < 1:
+            raise DataError(f"dataset spec {spec!r}: a mix ratio must be between 0 and 1, e.g. ':0.3'")
         return None, ratio
     if int(text) == 0: raise DataError(f"dataset spec {spec!r}: ':0' samples nothing; "
                                        "drop it or give N >= 1")
@@ -279,8 +279,8 @@ def _row_converter(spec: SourceSpec, report: SourceReport):
         if not isinstance(row, dict): raise SkipRow(f'row is {type(row).__name__}, not an object')
         if columns: row, seen['mapped'] = _mapped(row, columns, spec.name, not seen['mapped']), True
         fmt = _layout(row, spec, seen['layout'])
-        if keys and not seen['keys_checked']: _check_message_keys(row, fmt, keys,
-                                                                  spec.name); seen['keys_checked'] = True
+        if keys and not seen['keys_checked']:
+            _check_message_keys(row, fmt, keys, spec.name); seen['keys_checked'] = True
         seen['layout'] = fmt
         report.format = fmt if report.format in ('', fmt) else 'mixed'
         return ADAPTERS[fmt](row, keys) if keys else ADAPTERS[fmt](row)
