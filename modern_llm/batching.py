@@ -150,8 +150,9 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
 # %% ../nbs/05_batching.ipynb #c031
 from .config import SFTConfig
 import dataclasses, functools, hashlib
-from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns, hub_rows, stream_examples,
-                             train_last_assistant, SourceReport, DataError, STREAM_BUFFER, _is_hub)
+from .data import parse_columns, train_last_assistant, DataError
+from .sources import parse_source, hub_rows, stream_examples, SourceReport, STREAM_BUFFER, _is_hub
+from .mixing import load_examples, split_eval, mix_by_ratio
 from .tokenizer import load_tokenizer, resolve_style, cache_dir
 from .masking import tokenize_cached, tokenize_stream, load_tokenized, tokenizer_fingerprint, data_fingerprint, CACHE_VERSION
 
@@ -257,8 +258,9 @@ def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedD
 
 # %% ../nbs/05_batching.ipynb #c035t8
 def _text_docs(source: str | None) -> list:
-    from modern_llm.tasks import ASSETS_DIR, GENERAL_TEXT_FILE
-    from modern_llm.data import DataError, _rows_of
+    from modern_llm.tasks import GENERAL_TEXT_FILE
+    from modern_llm.data import DataError
+    from modern_llm.sources import ASSETS_DIR, _rows_of
     path = Path(source).expanduser() if source else ASSETS_DIR / GENERAL_TEXT_FILE
     if path.suffix == '.txt':
         if not path.is_file(): raise DataError(f"text file '{source}' does not exist")

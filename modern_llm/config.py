@@ -7,160 +7,256 @@ from __future__ import annotations
 import dataclasses, difflib, json, math, os, re
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CHOICES', 'TRACKERS', 'RANGES', 'PRESETS', 'ConfigError', 'SFTConfig', 'validate', 'preset', 'from_dict', 'to_dict',
-           'save_config', 'load_config']
+__all__ = ['CHOICES', 'RANGES', 'TRACKERS', 'PRESETS', 'ConfigError', 'RunSettings', 'DataSettings', 'TokenSettings',
+           'BatchSettings', 'OptimSettings', 'AdapterSettings', 'MemorySettings', 'LoopSettings', 'AddOnSettings',
+           'DeviceSettings', 'SFTConfig', 'validate', 'from_dict', 'preset', 'to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #c006
 class ConfigError(ValueError):
-    "A setting that is unknown, has the wrong type, or is out of range; the message names the key and the fix."
+    "A setting that is unknown, mistyped or out of range; the message names the key and the fix."
 
 # %% ../nbs/00_config.ipynb #c008
 @dataclass
-class SFTConfig:
-    "Every setting of the SFT stage. Validated on creation; see `CHOICES` and `RANGES` for allowed values."
-    run_name: str = 'sft'
-    output_dir: str = 'experiments/runs'
-    base_model: str = 'smollm2-135m'     # hub id, local HF dir, GGUF file, native .pt, or an embedded alias
-    tokenizer: str | None = None          # defaults to the base model's own tokenizer
-    sft_datasets: list = field(default_factory=lambda: ['embedded'])
-    eval_dataset: str | None = None       # None: hold out `eval_fraction` of the training rows
-    eval_fraction: float = 0.05
-    prompt_style: str = 'auto'            # 'auto': the tokenizer's chat template if it has one, else 'classic'
-    train_on: str = 'all_assistant'       # 'last_assistant': multi-turn rows train on their last answer only
-    columns: str | None = None            # 'instruction=question,output=answer': column map for sources without their own @map:
+class RunSettings:
+    "The settings of every SFT run: which model learns from which data, how fast, how long, and where."
+    base_model: str = 'smollm2-135m'      # hub id, local HF dir, GGUF file, native .pt, or an alias
+    sft_datasets: list = field(default_factory=lambda: ['embedded'])   # hub names, files, folders
     sft_lr: float = 1e-5
     sft_max_steps: int | None = None      # None: 5000 for one dataset, 10000 when several
-    sft_batch_size: int = 32
-    micro_batch_size: int = 8
-    max_seq_len: int = 1024               # 512 or 768 save memory; longer rows are truncated by `truncation`
-    truncation: str = 'context'           # 'context': cut the input/context from the left; 'drop': skip the row
-    packing: bool = True
-    pad_to_multiple_of: int = 8
-    weight_decay: float = 0.01
-    betas: tuple = (0.9, 0.95)
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
-    save_every: int = 2000
-    keep_last: int | None = None          # keep only the newest K step checkpoints (final and best are always kept)
-    eval_every: int = 500
-    early_stopping_patience: int | None = None  # stop after this many evals without a new best val loss
-    log_every: int = 10
-    mixed_precision: str = 'auto'         # 'auto': bf16 where the device computes it natively, else fp32
-    device: str = 'auto'                  # 'auto': cuda when available, else cpu
-    gradient_checkpointing: bool = False
-    packed_attention: str = 'auto'        # native model's kernel for packed rows: 'auto' is the fastest measured per device
-    compile: str = 'auto'                 # torch.compile each decoder block; 'auto': only where it was measured faster
-    finetune: str = 'full'                # 'lora': low-rank adapters on a frozen base; 'qlora': the same on a 4-bit NF4 base
-    lora_r: int = 16                      # rank of each adapter
-    lora_alpha: float = 32                # the update is scaled by lora_alpha / lora_r
-    lora_dropout: float = 0.05
-    lora_targets: list | None = None      # None: every linear projection of the blocks (q, k, v, o, gate, up, down)
-    use_dora: bool = False                # DoRA: a learned magnitude per output feature beside the low-rank direction
-    check_memory: bool = True             # refuse a run whose memory plan does not fit the device (--force skips it)
-    lean_cpu_memory: bool = False         # CPU: return freed activations to the system at once (lower RSS, slower)
-    curriculum: bool = False              # first epoch ordered short-to-long (easy to hard)
-    nonfinite_patience: int = 5           # stop after this many non-finite losses in a row (each is skipped)
-    pretrain_mix_fraction: float = 0.0    # 0.1-0.2 of batches of plain text guards against forgetting
-    pretrain_dataset: str | None = None   # plain text for the mix: a .txt/.jsonl file or hub dataset; None: shipped text
-    forgetting_monitor: bool = True       # track loss on general text beside the SFT val loss
+    sft_batch_size: int = 32              # examples per optimizer step
+    micro_batch_size: int = 8             # examples per forward pass; the batch is their sum
+    max_seq_len: int = 1024               # 512 or 768 save memory; longer rows are truncated
     seed: int = 42
-    resume_from: str | None = None
-    report_to: list = field(default_factory=list)   # experiment trackers: 'tensorboard', 'wandb', 'trackio'
-    neftune_alpha: float | None = None    # NEFTune: noise on the input embeddings in training (5 is the paper's usual value)
-    distributed: str = 'ddp'              # under torchrun: 'ddp' replicates the model; 'fsdp' shards it (FSDP2), one block at a time
-    fsdp_cpu_offload: bool = False        # fsdp: keep parameters, gradients and optimizer state in CPU memory
+    output_dir: str = 'experiments/runs'
+    run_name: str = 'sft'                 # the run's folder in `output_dir`, and its checkpoints' prefix
 
-    def __post_init__(self): validate(self)
-
-    # Derived values are properties, so they can never disagree with the fields they come from.
-    @property
-    def grad_accum_steps(self) -> int:
-        "Micro-batches per optimizer step."
-        return self.sft_batch_size // self.micro_batch_size
-    @property
-    def max_steps(self) -> int:
-        "`sft_max_steps`, or 5000 for one dataset and 10000 for a mix."
-        return self.sft_max_steps or (5000 if len(self.sft_datasets) == 1 else 10000)
-    @property
-    def run_dir(self) -> Path: return Path(self.output_dir) / self.run_name
+# %% ../nbs/00_config.ipynb #c008c
+@patch(as_prop=True)
+def grad_accum_steps(self: RunSettings) -> int: return self.sft_batch_size // self.micro_batch_size
+@patch(as_prop=True)
+def max_steps(self: RunSettings) -> int:
+    return self.sft_max_steps or (5000 if len(self.sft_datasets) == 1 else 10000)
+@patch(as_prop=True)
+def run_dir(self: RunSettings) -> Path: return Path(self.output_dir) / self.run_name
 
 # %% ../nbs/00_config.ipynb #c010
-CHOICES = dict(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'),
-               mixed_precision=('auto', 'bf16', 'fp32'), finetune=('full', 'lora', 'qlora'))
-CHOICES['train_on'] = ('all_assistant', 'last_assistant')
-CHOICES['packed_attention'] = ('auto', 'spans', 'flex', 'varlen', 'mask')   # the model's PACKED_ATTENTION
-CHOICES['compile'] = ('auto', 'on', 'off')
-CHOICES['distributed'] = ('ddp', 'fsdp')
-TRACKERS = ('tensorboard', 'wandb', 'trackio')
-# (low, high, low inclusive?): the ranges numeric settings must fall in
-RANGES = dict(sft_lr=(0, 1, False), eval_fraction=(0, 1, True), sft_batch_size=(1, None, True),
-              micro_batch_size=(1, None, True), max_seq_len=(16, None, True), pad_to_multiple_of=(1, None, True),
-              weight_decay=(0, None, True), warmup_steps=(0, None, True), grad_clip=(0, None, False),
-              save_every=(1, None, True), eval_every=(1, None, True), log_every=(1, None, True), keep_last=(1, None, True),
-              early_stopping_patience=(1, None, True), nonfinite_patience=(1, None, True),
-              pretrain_mix_fraction=(0, 1, True), sft_max_steps=(1, None, True), lora_r=(1, None, True),
-              lora_alpha=(0, None, False), lora_dropout=(0, 1, True), neftune_alpha=(0, None, False))
+CHOICES = {}   # key -> the values it allows
+# key -> (low, high, low inclusive?): the range a numeric setting must fall in
+RANGES = dict(sft_lr=(0, 1, False), sft_max_steps=(1, None, True), sft_batch_size=(1, None, True),
+              micro_batch_size=(1, None, True), max_seq_len=(16, None, True))
 
 # %% ../nbs/00_config.ipynb #c012
 def _check_type(cfg, f):
+    "`ConfigError` unless field `f` of `cfg` holds a value of its annotated type."
     v, t = getattr(cfg, f.name), f.type.replace(' | None', '')
     if v is None and '| None' in f.type: return
     ok = {'str': isinstance(v, str), 'bool': isinstance(v, bool), 'list': isinstance(v, list),
           'tuple': isinstance(v, (tuple, list)), 'int': isinstance(v, int) and not isinstance(v, bool),
           'float': isinstance(v, (int, float)) and not isinstance(v, bool)}[t]
-    if not ok: raise ConfigError(f"config key '{f.name}' must be {f.type}, got {v!r} ({type(v).__name__})")
-    if t == 'float' and not math.isfinite(v): raise ConfigError(f"config key '{f.name}' must be a finite number, got {v!r}")
+    if not ok: raise ConfigError(f"config key '{f.name}' must be {f.type}, got {v!r} "
+                                 f"({type(v).__name__})")
+    if t == 'float' and not math.isfinite(v):
+        raise ConfigError(f"config key '{f.name}' must be a finite number, got {v!r}")
 
+# %% ../nbs/00_config.ipynb #c013
 def _check_range(key, v, lo, hi, lo_incl):
+    "`ConfigError` unless `v` lies in (`lo`, `hi`], or [`lo`, `hi`] when `lo_incl`; None passes."
     if v is None: return
     if (v < lo if lo_incl else v <= lo) or (hi is not None and v > hi):
         bounds = f"{'>=' if lo_incl else '>'} {lo}" + (f" and <= {hi}" if hi is not None else '')
         raise ConfigError(f"config key '{key}' must be {bounds}, got {v!r}")
 
-# %% ../nbs/00_config.ipynb #c013
-def _check_unique_sources(specs: list):
-    "A source named twice (`a.jsonl`, `./a.jsonl:100`) would train on its rows twice and could put one row in both splits."
-    names = [os.path.normpath(os.path.expanduser(re.sub(r'(@\w+)?(:\d+)?$', '', s.strip()))) for s in specs]
+# %% ../nbs/00_config.ipynb #c013c
+def _check_fields(cfg):
+    "Types, then choices, then ranges of every field of `cfg`; `ConfigError` names the first bad key."
+    fields = dataclasses.fields(cfg)
+    for f in fields: _check_type(cfg, f)
+    for key in (f.name for f in fields if f.name in CHOICES):
+        if getattr(cfg, key) not in CHOICES[key]:
+            raise ConfigError(f"config key '{key}' must be one of {', '.join(CHOICES[key])}; got "
+                              f"{getattr(cfg, key)!r}")
+    for key in (f.name for f in fields if f.name in RANGES):
+        _check_range(key, getattr(cfg, key), *RANGES[key])
+
+# %% ../nbs/00_config.ipynb #c013f
+def _check_batch(cfg):
+    "`sft_batch_size` must split into whole micro-batches."
+    if cfg.sft_batch_size % cfg.micro_batch_size:
+        fits = max(d for d in range(1, cfg.micro_batch_size + 1) if cfg.sft_batch_size % d == 0)
+        raise ConfigError(f"config key 'sft_batch_size' ({cfg.sft_batch_size}) must be divisible by "
+                          f"'micro_batch_size' ({cfg.micro_batch_size}); try micro_batch_size={fits}")
+
+# %% ../nbs/00_config.ipynb #c014b
+def _check_datasets(cfg):
+    "`sft_datasets` is a non-empty list of names, each source once (`a.jsonl`, `./a.jsonl:100` are one)."
+    specs = cfg.sft_datasets
+    if not specs or not all(isinstance(d, str) and d.strip() for d in specs):
+        raise ConfigError("config key 'sft_datasets' must be a non-empty list of dataset "
+                          f"names, got {specs!r}")
+    names = [os.path.normpath(os.path.expanduser(re.sub(r'(@\w+)?(:\d+)?$', '', s.strip())))
+             for s in specs]
     for i, n in enumerate(names):
         if n in names[:i]:
-            raise ConfigError(f"config key 'sft_datasets' names '{n}' twice ({specs[names.index(n)]!r} and {specs[i]!r}, e.g. two "
-                              f"--dataset flags); give each source once, with NAME:N to take N of its rows")
+            raise ConfigError(f"config key 'sft_datasets' names '{n}' twice ({specs[names.index(n)]!r} and "
+                              f"{specs[i]!r}, e.g. two --dataset flags); give each source once, with "
+                              f"NAME:N to take N of its rows")
 
-def _check_fsdp(cfg):
-    "FSDP2 splits each parameter into even pieces; bitsandbytes' packed 4-bit weights and their scales cannot be split that way."
-    if cfg.distributed == 'fsdp' and cfg.finetune == 'qlora':
-        raise ConfigError("config key 'distributed': fsdp cannot shard QLoRA's 4-bit base (bitsandbytes Params4bit); "
-                          "use distributed='ddp' for QLoRA, or finetune='lora' under fsdp")
-    if cfg.fsdp_cpu_offload and cfg.distributed != 'fsdp':
-        raise ConfigError("config key 'fsdp_cpu_offload' needs distributed='fsdp'; set both, or drop fsdp_cpu_offload")
+# %% ../nbs/00_config.ipynb #c015a
+@dataclass
+class DataSettings:
+    "Where the validation rows come from, how other layouts are read, and which answers are trained."
+    eval_dataset: str | None = None       # None: hold out `eval_fraction` of the training rows
+    eval_fraction: float = 0.05
+    columns: str | None = None  # 'instruction=question,output=answer', for sources without @map:
+    train_on: str = 'all_assistant'       # 'last_assistant': train multi-turn rows on their last answer
+CHOICES['train_on'] = ('all_assistant', 'last_assistant')
+RANGES['eval_fraction'] = (0, 1, True)
 
-def validate(cfg: SFTConfig) -> SFTConfig:
-    "Raise `ConfigError` naming the first bad key and what it allows; normalise `betas` to a tuple."
-    for f in dataclasses.fields(cfg): _check_type(cfg, f)
-    for key, allowed in CHOICES.items():
-        if getattr(cfg, key) not in allowed:
-            raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
-    for key, r in RANGES.items(): _check_range(key, getattr(cfg, key), *r)
+# %% ../nbs/00_config.ipynb #c016a
+@dataclass
+class TokenSettings:
+    "How an example becomes tokens: the tokenizer, the prompt style, and what a row too long loses."
+    tokenizer: str | None = None          # defaults to the base model's own tokenizer
+    prompt_style: str = 'auto'            # 'auto': the tokenizer's chat template, else 'classic'
+    truncation: str = 'context'  # 'context': cut the context from the left; 'drop': skip the row
+CHOICES.update(prompt_style=('auto', 'classic', 'chat_template'), truncation=('context', 'drop'))
+
+# %% ../nbs/00_config.ipynb #c017a
+@dataclass
+class BatchSettings:
+    "How examples are grouped into batches, and how much plain text is mixed in against forgetting."
+    packing: bool = True
+    pad_to_multiple_of: int = 8
+    curriculum: bool = False              # first epoch ordered short-to-long (easy to hard)
+    pretrain_mix_fraction: float = 0.0    # 0.1-0.2 of batches of plain text guard against forgetting
+    pretrain_dataset: str | None = None   # a .txt/.jsonl file or hub dataset; None: the shipped text
+RANGES.update(pad_to_multiple_of=(1, None, True), pretrain_mix_fraction=(0, 1, True))
+
+# %% ../nbs/00_config.ipynb #c018a
+@dataclass
+class OptimSettings:
+    "AdamW and its schedule: weight decay, betas, warmup, and gradient clipping."
+    weight_decay: float = 0.01
+    betas: tuple = (0.9, 0.95)
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+RANGES.update(weight_decay=(0, None, True), warmup_steps=(0, None, True),
+              grad_clip=(0, None, False))
+
+# %% ../nbs/00_config.ipynb #c018b
+def _check_betas(cfg):
+    "`betas` must be two numbers in [0, 1); they are stored as a tuple (JSON gives a list)."
     cfg.betas = tuple(cfg.betas)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise ConfigError(f"config key 'betas' must be two numbers in [0, 1), got {cfg.betas!r}")
-    if cfg.sft_batch_size % cfg.micro_batch_size:
-        raise ConfigError(f"config key 'sft_batch_size' ({cfg.sft_batch_size}) must be divisible by "
-                          f"'micro_batch_size' ({cfg.micro_batch_size}); try micro_batch_size="
-                          f"{max(d for d in range(1, cfg.micro_batch_size + 1) if cfg.sft_batch_size % d == 0)}")
+
+# %% ../nbs/00_config.ipynb #c018e
+@dataclass
+class AdapterSettings:
+    "What is trained: every weight, or low-rank adapters (LoRA, DoRA) on a frozen, maybe 4-bit, base."
+    finetune: str = 'full'  # 'lora': adapters on a frozen base; 'qlora': on a 4-bit NF4 base
+    lora_r: int = 16                      # rank of each adapter
+    lora_alpha: float = 32                # the update is scaled by lora_alpha / lora_r
+    lora_dropout: float = 0.05
+    lora_targets: list | None = None      # None: every projection (q, k, v, o, gate, up, down)
+    use_dora: bool = False                # DoRA: a learned magnitude per output feature as well
+CHOICES['finetune'] = ('full', 'lora', 'qlora')
+RANGES.update(lora_r=(1, None, True), lora_alpha=(0, None, False), lora_dropout=(0, 1, True))
+
+# %% ../nbs/00_config.ipynb #c018f
+def _check_lora_targets(cfg):
+    "`lora_targets` is None (every projection) or a non-empty list of module names."
+    targets = cfg.lora_targets
+    if targets is not None and (not targets or not all(isinstance(t, str) and t for t in targets)):
+        raise ConfigError(f"config key 'lora_targets' must be null (every projection) or a non-empty list "
+                          f"of module names, e.g. ['q', 'v']; got {targets!r}")
+
+# %% ../nbs/00_config.ipynb #c018i
+@dataclass
+class MemorySettings:
+    "What a run may trade for memory, and whether a plan that does not fit is refused up front."
+    check_memory: bool = True  # refuse a run whose memory plan does not fit (--force skips it)
+    gradient_checkpointing: bool = False
+    lean_cpu_memory: bool = False         # CPU: return freed memory to the system at once (slower)
+
+# %% ../nbs/00_config.ipynb #c018l
+@dataclass
+class LoopSettings:
+    "When the training loop logs, evaluates, saves, stops early and resumes."
+    log_every: int = 10
+    eval_every: int = 500
+    save_every: int = 2000
+    keep_last: int | None = None          # keep the newest K step checkpoints (and always final, best)
+    early_stopping_patience: int | None = None  # stop after this many evals without a new best
+    nonfinite_patience: int = 5           # stop after this many non-finite losses in a row
+    resume_from: str | None = None
+    forgetting_monitor: bool = True       # track loss on general text beside the SFT val loss
+RANGES.update({key: (1, None, True) for key in ('log_every', 'eval_every', 'save_every', 'keep_last',
+                                                'early_stopping_patience', 'nonfinite_patience')})
+
+# %% ../nbs/00_config.ipynb #c018p
+@dataclass
+class AddOnSettings:
+    "What the training loop may add: experiment trackers, and NEFTune's noise on the embeddings."
+    report_to: list = field(default_factory=list)   # trackers: 'tensorboard', 'wandb', 'trackio'
+    neftune_alpha: float | None = None    # NEFTune's noise on the input embeddings (the paper: mostly 5)
+TRACKERS = ('tensorboard', 'wandb', 'trackio')
+RANGES['neftune_alpha'] = (0, None, False)
+
+# %% ../nbs/00_config.ipynb #c018q
+def _check_trackers(cfg):
+    "Every name in `report_to` is a known tracker."
+    for t in cfg.report_to:
+        if t not in TRACKERS:
+            raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
+
+# %% ../nbs/00_config.ipynb #c018t
+@dataclass
+class DeviceSettings:
+    "Where and how the model computes: device, precision, attention kernel, compilation, sharding."
+    device: str = 'auto'                  # 'auto': cuda when available, else cpu
+    mixed_precision: str = 'auto'         # 'auto': bf16 where the device computes it natively
+    packed_attention: str = 'auto'        # the kernel for packed rows; 'auto': the fastest measured
+    compile: str = 'auto'                 # torch.compile each block; 'auto': where measured faster
+    distributed: str = 'ddp'  # torchrun: 'ddp' replicates the model; 'fsdp' shards it (FSDP2)
+    fsdp_cpu_offload: bool = False        # fsdp: keep weights, gradients, optimizer state in CPU memory
+CHOICES.update(mixed_precision=('auto', 'bf16', 'fp32'), compile=('auto', 'on', 'off'),
+               distributed=('ddp', 'fsdp'),
+               # the model's PACKED_ATTENTION
+               packed_attention=('auto', 'spans', 'flex', 'varlen', 'mask'))
+
+# %% ../nbs/00_config.ipynb #c018v
+def _check_device(cfg):
+    "`device` is auto, cpu, cuda, cuda:N or mps."
     if not (cfg.device in ('auto', 'cpu', 'cuda', 'mps') or cfg.device.startswith('cuda:')):
         raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps; got {cfg.device!r}")
-    if not cfg.sft_datasets or not all(isinstance(d, str) and d.strip() for d in cfg.sft_datasets):
-        raise ConfigError(f"config key 'sft_datasets' must be a non-empty list of dataset names, got {cfg.sft_datasets!r}")
-    if cfg.lora_targets is not None and (not cfg.lora_targets or not all(isinstance(t, str) and t for t in cfg.lora_targets)):
-        raise ConfigError(f"config key 'lora_targets' must be null (every projection) or a non-empty list of module names, "
-                          f"e.g. ['q', 'v']; got {cfg.lora_targets!r}")
-    for t in cfg.report_to:
-        if t not in TRACKERS: raise ConfigError(f"config key 'report_to' takes {', '.join(TRACKERS)}; got {t!r}")
-    _check_unique_sources(cfg.sft_datasets)
-    _check_fsdp(cfg)
+
+# %% ../nbs/00_config.ipynb #c018y
+def _check_fsdp(cfg):
+    "fsdp cannot shard bitsandbytes' packed 4-bit weights; CPU offload needs fsdp."
+    if cfg.distributed == 'fsdp' and cfg.finetune == 'qlora':
+        raise ConfigError("config key 'distributed': fsdp cannot shard QLoRA's 4-bit base (bitsandbytes "
+                          "Params4bit); use distributed='ddp' for QLoRA, or finetune='lora' under fsdp")
+    if cfg.fsdp_cpu_offload and cfg.distributed != 'fsdp':
+        raise ConfigError("config key 'fsdp_cpu_offload' needs distributed='fsdp'; set both, or "
+                          "drop fsdp_cpu_offload")
+
+# %% ../nbs/00_config.ipynb #c019b
+@dataclass
+class SFTConfig(DeviceSettings, AddOnSettings, LoopSettings, MemorySettings, AdapterSettings,
+                OptimSettings, BatchSettings, TokenSettings, DataSettings, RunSettings):
+    "Every setting of the SFT stage, the run's own first; validated on creation (`CHOICES`, `RANGES`)."
+    def __post_init__(self): validate(self)
+
+# %% ../nbs/00_config.ipynb #c019d
+def validate(cfg: SFTConfig) -> SFTConfig:
+    "Raise `ConfigError` naming the first bad key and what it allows; normalise `betas` to a tuple."
+    _check_fields(cfg)
+    for check in (_check_betas, _check_batch, _check_device, _check_datasets, _check_lora_targets,
+                  _check_trackers, _check_fsdp): check(cfg)
     return cfg
 
 # %% ../nbs/00_config.ipynb #c018
@@ -182,14 +278,9 @@ PRESETS['gpu-qlora'] = {**PRESETS['gpu'], 'run_name': 'gpu-qlora', 'base_model':
 
 # %% ../nbs/00_config.ipynb #c019
 def _closest(word, options):
+    "'; did you mean X?' for the option closest to `word`, or ''."
     m = difflib.get_close_matches(word, options, n=1)
     return f"; did you mean '{m[0]}'?" if m else ''
-
-def preset(name: str, **overrides) -> SFTConfig:
-    "The named preset with `overrides` applied."
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset '{name}'{_closest(name, PRESETS)} Presets: {', '.join(PRESETS)}")
-    return from_dict({**PRESETS[name], **overrides}, source=f"preset '{name}'")
 
 # %% ../nbs/00_config.ipynb #c021
 def from_dict(d: dict, source: str = 'config') -> SFTConfig:
@@ -200,11 +291,20 @@ def from_dict(d: dict, source: str = 'config') -> SFTConfig:
                                              f"Known keys: {', '.join(known)}")
     return SFTConfig(**d)
 
+# %% ../nbs/00_config.ipynb #c021c
+def preset(name: str, **overrides) -> SFTConfig:
+    "The named preset with `overrides` applied."
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset '{name}'{_closest(name, PRESETS)} Presets: "
+                          f"{', '.join(PRESETS)}")
+    return from_dict({**PRESETS[name], **overrides}, source=f"preset '{name}'")
+
 # %% ../nbs/00_config.ipynb #c024
 def to_dict(cfg: SFTConfig) -> dict:
     "Plain, JSON-ready dict of `cfg` (tuples become lists)."
     return json.loads(json.dumps(asdict(cfg)))
 
+# %% ../nbs/00_config.ipynb #c024b
 def save_config(cfg: SFTConfig, path) -> Path:
     "Write `cfg` as indented JSON to `path`."
     path = Path(path)
@@ -213,26 +313,36 @@ def save_config(cfg: SFTConfig, path) -> Path:
     return path
 
 # %% ../nbs/00_config.ipynb #c025
+def _config_file(path: Path) -> dict:
+    "The JSON object in config file `path`; a `ConfigError` naming the file and the fix otherwise."
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                          f"{e.start}); save it as UTF-8 JSON") from None
+    if not text.strip():
+        raise ConfigError(f'config file {path} is empty; write a JSON object, e.g. {{"preset": '
+                          f'"local", "sft_max_steps": 100}}')
+    try: d = json.loads(text)
+    except json.JSONDecodeError as e:
+        yaml = path.suffix in ('.yaml', '.yml', '.toml')
+        hint = ' (configs are JSON files; YAML and TOML are not read)' if yaml else ''
+        raise ConfigError(f"config file {path} is not valid JSON{hint}: {e}") from None
+    if not isinstance(d, dict): raise ConfigError(f"config file {path} must hold a JSON object, "
+                                                  f"got {type(d).__name__}")
+    return d
+
+# %% ../nbs/00_config.ipynb #c025c
 def load_config(name_or_path: str, **overrides) -> SFTConfig:
-    "A preset by name, or a JSON file (optionally `{'preset': name, ...}` on top of a preset), with `overrides`."
+    "A preset by name, or a JSON file (`{'preset': name, ...}` builds on a preset), with `overrides`."
     if name_or_path in PRESETS: return preset(name_or_path, **overrides)
     path = Path(name_or_path)
     if path.is_dir():
-        raise ConfigError(f"config '{path}' is a folder; pass a JSON file (every run writes its own as <run dir>/config.json) "
-                          f"or a preset: {', '.join(PRESETS)}")
+        raise ConfigError(f"config '{path}' is a folder; pass a JSON file (every run writes its own as "
+                          f"<run dir>/config.json) or a preset: {', '.join(PRESETS)}")
     if not path.is_file():
         raise ConfigError(f"config '{name_or_path}' is neither a preset nor an existing JSON file"
                           f"{_closest(name_or_path, PRESETS)} Presets: {', '.join(PRESETS)}")
-    try: text = path.read_text(encoding='utf-8')
-    except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at "
-                                                      f"offset {e.start}); save it as UTF-8 JSON") from None
-    if not text.strip():
-        raise ConfigError(f'config file {path} is empty; write a JSON object, e.g. {{"preset": "local", "sft_max_steps": 100}}')
-    try: d = json.loads(text)
-    except json.JSONDecodeError as e:
-        hint = ' (configs are JSON files; YAML and TOML are not read)' if path.suffix in ('.yaml', '.yml', '.toml') else ''
-        raise ConfigError(f"config file {path} is not valid JSON{hint}: {e}") from None
-    if not isinstance(d, dict): raise ConfigError(f"config file {path} must hold a JSON object, got {type(d).__name__}")
+    d = _config_file(path)
     base = d.pop('preset', None)
     if base is not None: return preset(base, **{**d, **overrides})
     return from_dict({**d, **overrides}, source=str(path))

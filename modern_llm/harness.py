@@ -18,7 +18,7 @@ from .generate import generate
 from .hf import CLASSIC_CHAT_TEMPLATE
 from .hub import Pretrained, load_pretrained
 from .hub_access import offline_mode
-from .tasks import ASSETS_DIR
+from .sources import ASSETS_DIR
 
 # %% auto #0
 __all__ = ['HARNESS_TASKS', 'LOCAL_TASKS', 'chat_template_of', 'model_max_length', 'ModernLM', 'continuation_logprobs',

@@ -13,7 +13,7 @@ __all__ = ['OFFLINE_VARIABLES', 'HUB_HOST', 'offline_mode', 'hub_reachable']
 OFFLINE_VARIABLES = ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE')
 
 def offline_mode(env=os.environ) -> bool:
-    "Whether the user turned the hub off (`HF_HUB_OFFLINE` or `HF_DATASETS_OFFLINE` set to 1, true or yes)."
+    "Whether the user turned the hub off (`HF_HUB_OFFLINE` or `HF_DATASETS_OFFLINE` is 1, true or yes)."
     return any(env.get(v, '').lower() in ('1', 'true', 'yes') for v in OFFLINE_VARIABLES)
 
 # %% ../nbs/00b_hub_access.ipynb #c009

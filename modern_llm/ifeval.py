@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json
 from pathlib import Path
-from .tasks import ASSETS_DIR
+from .sources import ASSETS_DIR
 
 # %% auto #0
 __all__ = ['NLTK_DATA', 'ABBREVIATIONS', 'IF_METRICS', 'write_punkt_params', 'use_shipped_punkt', 'score_response',

@@ -8,7 +8,8 @@ import json, re
 from pathlib import Path
 from .checkpoints import load_checkpoint
 from .config import from_dict
-from .data import DataError, parse_source
+from .data import DataError
+from .sources import parse_source
 
 # %% auto #0
 __all__ = ['HYPERPARAMETERS', 'LORA_HYPERPARAMETERS', 'HUB_ALIASES', 'training_facts', 'hub_id', 'source_rows', 'model_card']

@@ -6,13 +6,14 @@
 from __future__ import annotations
 import json, random, re
 from pathlib import Path
+from .sources import ASSETS_DIR, LAYOUT_FILES, embedded_files   # where the shipped files live
 
 # %% auto #0
-__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DECLINE_VERBS', 'REFUSAL_PATTERNS', 'ASSETS_DIR', 'LAYOUT_FILES',
-           'EVAL_FILE', 'SAFETY_EVAL_FILE', 'CONTEXT_EVAL_FILE', 'GENERAL_TEXT_FILE', 'task_add', 'task_subtract',
-           'task_multiply', 'task_reverse', 'task_upper', 'task_count_words', 'task_sort_words', 'task_max',
-           'task_email', 'task_year', 'task_last_first', 'task_json', 'normalise_answer', 'check_answer', 'is_refusal',
-           'check_context', 'embedded_files', 'to_layout', 'task_rows', 'eval_tasks', 'safety_eval', 'context_eval']
+__all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DECLINE_VERBS', 'REFUSAL_PATTERNS', 'EVAL_FILE', 'SAFETY_EVAL_FILE',
+           'CONTEXT_EVAL_FILE', 'GENERAL_TEXT_FILE', 'task_add', 'task_subtract', 'task_multiply', 'task_reverse',
+           'task_upper', 'task_count_words', 'task_sort_words', 'task_max', 'task_email', 'task_year',
+           'task_last_first', 'task_json', 'normalise_answer', 'check_answer', 'is_refusal', 'check_context',
+           'to_layout', 'task_rows', 'eval_tasks', 'safety_eval', 'context_eval']
 
 # %% ../nbs/02_tasks.ipynb #c006
 WORDS = ('planet river garden window yellow silver button candle forest market rocket pencil harbor winter '
@@ -123,16 +124,10 @@ def check_context(prediction: str, answer: str) -> bool:
     return re.search(rf'(?<!\w){re.escape(answer.lower())}(?!\w)', p) is not None
 
 # %% ../nbs/02_tasks.ipynb #c022
-ASSETS_DIR = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../modern_llm/assets')   # shipped package files
-LAYOUT_FILES = {layout: f'embedded_{layout}.jsonl' for layout in ('alpaca', 'dolly', 'openorca', 'chat')}
 EVAL_FILE = 'tasks_eval.jsonl'
 SAFETY_EVAL_FILE = 'safety_eval.jsonl'    # held-out requests to decline and look-alikes to answer
 CONTEXT_EVAL_FILE = 'context_eval.jsonl'  # held-out conversations whose answer needs an earlier turn
 GENERAL_TEXT_FILE = 'general_text.txt'   # paragraphs separated by blank lines
-
-def embedded_files(assets: Path = ASSETS_DIR) -> list:
-    "The shipped training files of the `embedded` source, one per layout."
-    return [assets / f for f in LAYOUT_FILES.values()]
 
 # %% ../nbs/02_tasks.ipynb #c023
 def to_layout(layout: str, instruction: str, context: str, response: str, category: str = '') -> dict:

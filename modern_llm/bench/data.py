@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, re
 from collections import Counter
 import numpy as np
-from ..tasks import ASSETS_DIR
+from ..sources import ASSETS_DIR
 
 # %% auto #0
 __all__ = ['ONSETS', 'VOWELS', 'word_pool', 'alpaca_like_rows']

@@ -49,7 +49,7 @@ def batch_documents(b: dict) -> tuple:
 # %% ../../nbs/15c_bench_trl.ipynb #c025
 def trl_dataset(spec: BenchSpec):
     from datasets import Dataset
-    from modern_llm.data import load_examples
+    from modern_llm.mixing import load_examples
     from modern_llm.tokenizer import _user_text
     rows = [{'prompt': [{'role': 'user', 'content': _user_text(ex.turns[0])}],
              'completion': [{'role': 'assistant', 'content': ex.turns[1].content}]} for ex in load_examples([str(spec.data_path)])[0]]
