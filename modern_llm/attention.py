@@ -53,11 +53,13 @@ def document_spans(doc_ids) -> list:
                 start = i
     return spans
 
+# %% ../nbs/05a_attention.ipynb #a023b3
 class DocumentSpans:
     "The `document_spans` of a batch as one opaque object, so that a compiled block neither inspects nor specializes on them."
     def __init__(self, spans: list): self.spans = spans
     def __iter__(self): return iter(self.spans)
 
+# %% ../nbs/05a_attention.ipynb #a023b6
 @torch.compiler.disable
 def document_attention(q, k, v, spans, sinks=None):
     "Causal attention within each `(row, start, end)` span; positions outside every span (padding) get zeros."
@@ -69,18 +71,20 @@ def document_attention(q, k, v, spans, sinks=None):
     return y
 
 # %% ../nbs/05a_attention.ipynb #a023e
-_compiled_flex = None
-
 def document_block_mask(doc_ids) -> BlockMask:
     "FlexAttention block mask of packed rows `doc_ids` [B, T]: causal within each document; padding (-1) sees only itself."
     def document_causal(b, h, q, k): return ((k <= q) & (doc_ids[b, q] == doc_ids[b, k]) & (doc_ids[b, k] >= 0)) | (q == k)
     B, T = doc_ids.shape
     return create_block_mask(document_causal, B, None, T, T, device=doc_ids.device)
 
+# %% ../nbs/05a_attention.ipynb #a023e3
 def attention_dtype(t: torch.Tensor) -> torch.dtype:
     "The dtype attention runs in: autocast's where autocast is on (SDPA casts itself the same way), else `t`'s own."
     device = t.device.type
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else t.dtype
+
+# %% ../nbs/05a_attention.ipynb #a023e6
+_compiled_flex = None
 
 def flex_document_attention(q, k, v, block_mask: BlockMask, sinks=None):
     "Attention under `block_mask` with compiled FlexAttention (compiled once per process, on first use)."
@@ -97,6 +101,7 @@ class DocumentRuns(NamedTuple):
     cu_seqlens: torch.Tensor   # int32 [runs + 1]: the start of every run, then the total token count
     max_len: int
 
+# %% ../nbs/05a_attention.ipynb #a023i3
 def document_runs(doc_ids) -> DocumentRuns:
     "The runs of equal `doc_ids` [B, T] in the flattened [B * T] tokens (one sync with the device, for `max_len`)."
     B, T = doc_ids.shape

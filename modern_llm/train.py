@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import torch
 from .config import ConfigError, SFTConfig, to_dict, save_config
-from .batching import BatchPlan, BatchStream, prepare_data, text_data
+from .batching import BatchPlan, BatchStream
+from .pipeline import prepare_data, text_data
 from .optim import make_optimizer, make_scheduler
 from .step import train_step, evaluate_loss
 from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
