@@ -36,7 +36,8 @@ def collate(rows, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
 # %% ../nbs/05_batching.ipynb #c009
 def pack_collate(bins, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
     "Batch of packed rows; each bin is a list of `(ids, trained)` documents."
-    rows = [([t for ids, _ in docs for t in ids], [f for _, tr in docs for f in tr]) for docs in bins]
+    rows = [([t for ids, _ in docs for t in ids], [f for _, tr in docs for f in tr])
+            for docs in bins]
     batch = collate(rows, pad_id, pad_to_multiple_of)
     T = batch['input_ids'].shape[1]
     pos = torch.zeros((len(bins), T), dtype=torch.long)
@@ -55,10 +56,12 @@ def pack_collate(bins, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
 def best_fit_decreasing(lengths, capacity: int) -> list:
     "Bins (lists of indices into `lengths`) of total length <= `capacity`, by best-fit decreasing."
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    room, bin_of_room, bins = [], [], []   # room sorted ascending; bin_of_room[k] is the bin with room[k]
+    # room sorted ascending; bin_of_room[k] is the bin with room[k]
+    room, bin_of_room, bins = [], [], []
     for i in order:
         n = lengths[i]
-        if n > capacity: raise ValueError(f'row {i} has {n} tokens, more than the packing capacity {capacity}')
+        if n > capacity:
+            raise ValueError(f'row {i} has {n} tokens, more than the packing capacity {capacity}')
         k = bisect.bisect_left(room, n)
         if k == len(room): b = len(bins); bins.append([]); left = capacity
         else: b = bin_of_room.pop(k); left = room.pop(k)
@@ -77,7 +80,8 @@ class BatchPlan:
     packing: bool = True
     seed: int = 42
     window: int = 64
-    curriculum: bool = False   # epoch 0 runs from short to long documents instead of in random order
+    # epoch 0 runs from short to long documents instead of in random order
+    curriculum: bool = False
 
 # %% ../nbs/05_batching.ipynb #c015a
 @patch
@@ -87,12 +91,16 @@ def epoch(self: BatchPlan, epoch: int) -> list:
     order = list(range(len(self.lengths))); rng.shuffle(order)
     if self.packing:
         bins = best_fit_decreasing([int(self.lengths[i]) for i in order], self.max_seq_len)
-        # the few part-filled rows land in the same micro-batches, which then pad only to their own longest
-        units = sorted(([order[i] for i in b] for b in bins), key=lambda b: -sum(self.lengths[i] for i in b))
+        # the few part-filled rows land in the same micro-batches, which then pad only to their
+        # own longest
+        units = sorted(([order[i] for i in b] for b in bins),
+                       key=lambda b: -sum(self.lengths[i] for i in b))
     else:
         w = self.window * self.micro_batch_size
-        units = [i for s in range(0, len(order), w) for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
-    batches = [units[s:s + self.micro_batch_size] for s in range(0, len(units), self.micro_batch_size)]
+        units = [i for s in range(0, len(order), w)
+                 for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
+    batches = [units[s:s + self.micro_batch_size]
+               for s in range(0, len(units), self.micro_batch_size)]
     if self.curriculum and epoch == 0: batches.sort(key=self._mean_doc_length)
     else: rng.shuffle(batches)
     return batches
@@ -106,7 +114,8 @@ def _mean_doc_length(self: BatchPlan, batch) -> float:
 # %% ../nbs/05_batching.ipynb #c020
 class BatchStream:
     "Endless iterator of collated micro-batches over `data`, resumable through `state_dict`."
-    def __init__(self, data: TokenizedData, plan: BatchPlan, pad_id: int, pad_to_multiple_of: int = 8):
+    def __init__(self, data: TokenizedData, plan: BatchPlan, pad_id: int,
+                 pad_to_multiple_of: int = 8):
         self.data, self.plan, self.pad_id, self.multiple = data, plan, pad_id, pad_to_multiple_of
         self.epoch_no, self.index, self._batches = 0, 0, None
 
@@ -117,43 +126,51 @@ class BatchStream:
 @patch
 def collate(self: BatchStream, batch) -> dict:
     "The tensors of a micro-batch of row indices (of bins, when packing)."
-    if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch], self.pad_id, self.multiple)
+    if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch],
+                                              self.pad_id, self.multiple)
     return collate([self.data.row(i) for i in batch], self.pad_id, self.multiple)
 
 # %% ../nbs/05_batching.ipynb #c020d
 @patch
 def skip(self: BatchStream) -> list:
-    "Move past the next micro-batch without collating it (another torchrun process trains on it); return its row indices."
+    """Move past the next micro-batch without collating it (another torchrun process trains on it);
+    return its row indices."""
     if self._batches is None: self._batches = self.plan.epoch(self.epoch_no)
-    if self.index >= len(self._batches): self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return self.skip()
+    if self.index >= len(self._batches):
+        self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return self.skip()
     self.index += 1
     return self._batches[self.index - 1]
 
 # %% ../nbs/05_batching.ipynb #c020g
 @patch
 def epoch_batches(self: BatchStream, epoch: int = 0, rank: int = 0, world: int = 1):
-    "Collated micro-batches of one whole epoch, e.g. for evaluation, or every `world`-th from `rank` (a torchrun process's share); the stream's position does not move."
+    """Collated micro-batches of one whole epoch, e.g. for evaluation, or every `world`-th from
+    `rank` (a torchrun process's share); the stream's position does not move."""
     return (self.collate(b) for b in self.plan.epoch(epoch)[rank::world])
 
 # %% ../nbs/05_batching.ipynb #c020j
 @patch
-def state_dict(self: BatchStream) -> dict: return {'epoch': self.epoch_no, 'index': self.index, 'seed': self.plan.seed}
+def state_dict(self: BatchStream) -> dict: return {'epoch': self.epoch_no, 'index': self.index,
+                                                   'seed': self.plan.seed}
 
 # %% ../nbs/05_batching.ipynb #c020n
 @patch
 def load_state_dict(self: BatchStream, state: dict):
-    if state['seed'] != self.plan.seed: raise ValueError(f"data state was saved with seed {state['seed']}, not {self.plan.seed}")
+    if state['seed'] != self.plan.seed:
+        raise ValueError(f"data state was saved with seed {state['seed']}, not {self.plan.seed}")
     self.epoch_no, self.index, self._batches = state['epoch'], state['index'], None
 
 # %% ../nbs/05_batching.ipynb #c026
 def real_fraction(batches_lengths, multiple: int = 8) -> float:
-    "Real tokens / computed tokens for batches given as lists of row lengths (each padded to its longest)."
+    """Real tokens / computed tokens for batches given as lists of row lengths (each padded to its
+    longest)."""
     real = sum(sum(b) for b in batches_lengths)
     return real / sum(_round_up(max(b), multiple) * len(b) for b in batches_lengths)
 
 # %% ../nbs/05_batching.ipynb #c026a
 def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int = 42) -> dict:
-    "Fraction of real (non-pad) tokens under pad-to-max, random dynamic padding, length buckets and packing."
+    """Fraction of real (non-pad) tokens under pad-to-max, random dynamic padding, length buckets
+    and packing."""
     lengths = np.asarray(lengths)
     order = np.random.default_rng(seed).permutation(len(lengths))
     mb = micro_batch_size
@@ -163,4 +180,5 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
     return {'pad_to_max': float(lengths.sum() / (len(lengths) * max_seq_len)),
             'dynamic_random': real_fraction(random_batches),
             'dynamic_buckets': real_fraction([[int(lengths[i]) for i in b] for b in bucket]),
-            'packing': real_fraction([[int(sum(lengths[i] for i in bin_)) for bin_ in b] for b in packed])}
+            'packing': real_fraction([[int(sum(lengths[i] for i in bin_)) for bin_ in b]
+                                      for b in packed])}

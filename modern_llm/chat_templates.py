@@ -4,26 +4,28 @@
 
 # %% ../nbs/03a_chat_templates.ipynb #t003
 from __future__ import annotations
-import importlib.util, json, sys, weakref
-from dataclasses import dataclass, replace
+import importlib.util, json, weakref
+from dataclasses import dataclass
 from pathlib import Path
 from .data import DataError, Example, Turn
-from .tokenizer import Segment, _user_text, text_segments
+from .tokenizer import Segment, _user_text
 
 # %% auto #0
-__all__ = ['trl_chat_templates', 'template_name', 'render_chats', 'ChatPlan', 'chat_plan', 'chat_segments_of', 'chat_segments',
-           'chat_units', 'stop_token_ids']
+__all__ = ['trl_chat_templates', 'template_name', 'render_chats', 'ChatPlan', 'chat_plan', 'stop_token_ids']
 
 # %% ../nbs/03a_chat_templates.ipynb #c025w
 # a tool list and a call to it, for the probes below
-_WEATHER = [{'type': 'function', 'function': {'name': 'get_weather', 'description': 'The weather in a city',
-             'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}}, 'required': ['city']}}}]
+_WEATHER = [{'type': 'function',
+             'function': {'name': 'get_weather', 'description': 'The weather in a city',
+             'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}},
+                            'required': ['city']}}}]
 
 _CALL = [{'type': 'function', 'function': {'name': 'get_weather', 'arguments': {'city': 'Oslo'}}}]
 
 # %% ../nbs/03a_chat_templates.ipynb #c025
 def _message(t: Turn) -> dict:
-    "The template message of `t`: reasoning under both keys that templates read, tool calls and extra keys as given."
+    """The template message of `t`: reasoning under both keys that templates read, tool calls and
+    extra keys as given."""
     m = {'role': t.role, 'content': _user_text(t) if t.role == 'user' else t.content, **t.extra}
     if t.reasoning: m.update(reasoning_content=t.reasoning, thinking=t.reasoning)
     if t.tool_calls: m['tool_calls'] = t.tool_calls
@@ -36,53 +38,69 @@ def _messages(ex: Example, upto: int) -> list:
 
 # %% ../nbs/03a_chat_templates.ipynb #c025b
 def _plain(ex: Example) -> bool:
-    "Whether `ex` is user and assistant text only, in turns that alternate from the user's: what cutting one render handles."
-    return ex.tools is None and all(t.role == ('user', 'assistant')[i % 2] and not (t.reasoning or t.tool_calls or t.extra)
+    """Whether `ex` is user and assistant text only, in turns that alternate from the user's: what
+    cutting one render handles."""
+    return ex.tools is None and all(t.role == ('user', 'assistant')[i % 2]
+                                    and not (t.reasoning or t.tool_calls or t.extra)
                                     for i, t in enumerate(ex.turns))
 
 # %% ../nbs/03a_chat_templates.ipynb #c025c
 def trl_chat_templates() -> Path | None:
     "The folder of real chat templates that the `trl` package ships, or None without trl."
-    spec = importlib.util.find_spec('trl')   # only its template files are read: importing trl costs seconds
+    # only its template files are read: importing trl costs seconds
+    spec = importlib.util.find_spec('trl')
     return Path(spec.submodule_search_locations[0]) / 'chat_templates' if spec else None
 
 # %% ../nbs/03a_chat_templates.ipynb #c025c2
 _NAMES = {}   # template text -> TRL family name
 
 def template_name(tok) -> str:
-    "The name of `tok`'s chat template: the TRL family whose template it equals, else the tokenizer's name."
+    """The name of `tok`'s chat template: the TRL family whose template it equals, else the
+    tokenizer's name."""
     if not _NAMES:
         folder = trl_chat_templates() or Path('-')
-        _NAMES.update({p.read_text(): p.stem for p in sorted(folder.glob('*.jinja'))} or {None: None})
-    return _NAMES.get(tok.chat_template) or f"of '{Path(tok.name_or_path).name or 'this tokenizer'}'"
+        _NAMES.update({p.read_text(): p.stem for p in sorted(folder.glob('*.jinja'))}
+                      or {None: None})
+    return (_NAMES.get(tok.chat_template)
+            or f"of '{Path(tok.name_or_path).name or 'this tokenizer'}'")
 
 # %% ../nbs/03a_chat_templates.ipynb #c025c5
 def _apply(tok, chats, gen: bool, tools=None):
     return tok.apply_chat_template(chats, tokenize=False, add_generation_prompt=gen, tools=tools)
 
+# %% ../nbs/03a_chat_templates.ipynb #c025d0
+def _check_renders(tok, ex: Example, chat: list, gen: bool, tools):
+    """A `DataError` that shows where `ex` comes from and how it starts, if the template refuses
+    `chat`, its messages."""
+    try: _apply(tok, chat, gen, tools)
+    except Exception as e:
+        raise DataError(f"{ex.source or 'data'}: the chat template {template_name(tok)} refuses "
+                        f"the conversation that starts {ex.turns[0].content[:60]!r} "
+                        f"({type(e).__name__}: {e}). Fix or drop such rows, or use "
+                        f"prompt_style='classic'") from None
+
 # %% ../nbs/03a_chat_templates.ipynb #c025d
 def _render_batch(tok, examples, keys, gen: bool) -> list:
-    "Texts of the `(example, turns)` `keys`, one call per tool list; a conversation the template refuses gets a `DataError`."
+    """Texts of the `(example, turns)` `keys`, one call per tool list; a conversation the template
+    refuses gets a `DataError`."""
     out, groups = [None] * len(keys), {}
-    for j, (k, _) in enumerate(keys): groups.setdefault(json.dumps(examples[k].tools, sort_keys=True), []).append(j)
+    for j, (k, _) in enumerate(keys):
+        groups.setdefault(json.dumps(examples[k].tools, sort_keys=True), []).append(j)
     for js in groups.values():
-        chats, tools = [_messages(examples[keys[j][0]], keys[j][1]) for j in js], examples[keys[js[0]][0]].tools
+        chats = [_messages(examples[keys[j][0]], keys[j][1]) for j in js]
+        tools = examples[keys[js[0]][0]].tools
         try: texts = _apply(tok, chats, gen, tools)
-        except Exception:
-            for j, chat in zip(js, chats):   # on failure only: find the first conversation it refuses
-                ex = examples[keys[j][0]]
-                try: _apply(tok, chat, gen, tools)
-                except Exception as e:
-                    raise DataError(f"{ex.source or 'data'}: the chat template {template_name(tok)} refuses the conversation that "
-                                    f"starts {ex.turns[0].content[:60]!r} ({type(e).__name__}: {e}). Fix or drop such rows, or use "
-                                    f"prompt_style='classic'") from None
+        except Exception:   # on failure only: find the first conversation it refuses
+            for j, chat in zip(js, chats):
+                _check_renders(tok, examples[keys[j][0]], chat, gen, tools)
             raise
         for j, text in zip(js, texts): out[j] = text
     return out
 
 # %% ../nbs/03a_chat_templates.ipynb #c025d3
 def render_chats(examples, tok) -> list:
-    "Each conversation rendered once, with the generation prompt unless it ends with a reply, in batches; None for text rows."
+    """Each conversation rendered once, with the generation prompt unless it ends with a reply, in
+    batches; None for text rows."""
     out = [None] * len(examples)
     for gen in (True, False):
         keys = [(k, len(ex.turns)) for k, ex in enumerate(examples)
@@ -101,48 +119,75 @@ def _special_run(text: str, specials) -> list:
 
 # %% ../nbs/03a_chat_templates.ipynb #c025g0
 def _refuse(name: str, why: str) -> DataError:
-    return DataError(f'the chat template {name} {why}; use prompt_style="classic", or a tokenizer whose template does')
+    return DataError(f'the chat template {name} {why}; use prompt_style="classic", or a tokenizer '
+                     f'whose template does')
 
 # %% ../nbs/03a_chat_templates.ipynb #c025g
 def _end_of_turn(tok, render) -> tuple:
-    "(markers, appended): the special token(s) that close a reply and a tool call, read from probe renders."
-    specials = sorted({*tok.all_special_tokens, *(t.content for t in tok.added_tokens_decoder.values())}, key=len, reverse=True)
+    """(markers, appended): the special token(s) that close a reply and a tool call, read from
+    probe renders."""
+    added = (t.content for t in tok.added_tokens_decoder.values())
+    specials = sorted({*tok.all_special_tokens, *added}, key=len, reverse=True)
     ask, reply = [Turn('user', 'Hi')], Turn('assistant', 'Zebra crossing.')
     after = lambda text: text[text.rindex(reply.content) + len(reply.content):]
     run, appended = _special_run(after(render(Example(ask + [reply]), False)), specials), False
     if not run:   # closed only by the next turn's opening
-        run, appended = _special_run(after(render(Example(ask + [reply, Turn('user', 'Bye')]), False)).lstrip('\n'), specials)[:1], True
-    if not run: raise _refuse(template_name(tok), 'closes assistant turns with no special token, so a reply cannot be trained to stop')
-    markers, call = [run[-1]], [Turn('user', 'What is the weather like there?'), Turn('assistant', '', tool_calls=_CALL)]
-    try: called = render(Example(call, tools=_WEATHER), False).rstrip()
-    except Exception: called = ''   # a template without tools: rows with tool calls meet its own refusal
-    if appended and called:   # closed by the tool turn's opening
-        answered = render(Example(call + [Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather'})], tools=_WEATHER), False)
-        run = _special_run(answered[len(called):].lstrip('\n'), specials)[:1] if answered.startswith(called) else []
-    else: run = [s for s in specials if called[called.rfind('Oslo'):].endswith(s)][:1] if 'Oslo' in called else []
-    markers += [m for m in run if m != tok.eos_token and m not in markers]
+        then = render(Example(ask + [reply, Turn('user', 'Bye')]), False)
+        run, appended = _special_run(after(then).lstrip('\n'), specials)[:1], True
+    if not run:
+        raise _refuse(template_name(tok),
+                      'closes assistant turns with no special token, so a reply cannot be '
+                                          'trained to stop')
+    markers = [run[-1]] + [m for m in _call_marker(render, specials, appended)
+                           if m not in (tok.eos_token, run[-1])]
     return tuple(markers), appended
+
+# %% ../nbs/03a_chat_templates.ipynb #c025g3
+def _call_marker(render, specials: list, appended: bool) -> list:
+    """The special token that closes a tool call, read from a probe render; [] where none does or
+    tools are refused."""
+    call = [Turn('user', 'What is the weather like there?'),
+            Turn('assistant', '', tool_calls=_CALL)]
+    try: called = render(Example(call, tools=_WEATHER), False).rstrip()
+    except Exception:
+        return []   # a template without tools: rows with tool calls meet its own refusal
+    if appended:   # closed by the tool turn's opening
+        result = Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather'})
+        answered = render(Example(call + [result], tools=_WEATHER), False)
+        return (_special_run(answered[len(called):].lstrip('\n'), specials)[:1]
+                if answered.startswith(called) else [])
+    return ([s for s in specials if called[called.rfind('Oslo'):].endswith(s)][:1]
+            if 'Oslo' in called else [])
 
 # %% ../nbs/03a_chat_templates.ipynb #c025a1
 @dataclass(frozen=True)
 class ChatPlan:
-    "How a chat template's renders become trained turns: found once per template by probe conversations."
+    """How a chat template's renders become trained turns: found once per template by probe
+    conversations."""
     name: str               # the template's name, for messages
-    one_render: bool        # one render of a conversation holds every prompt inference renders, and every reply
-    gen: str                # the text between a user turn's content and the reply in a render (for the one-render cut)
-    end_of_turn: tuple      # the marker that closes a reply, then the one that closes a tool call where that differs
-    appended: bool          # the template writes the marker only when another turn follows: each reply gets it appended
+    # one render of a conversation holds every prompt inference renders, and every reply
+    one_render: bool
+    # the text between a user turn's content and the reply in a render (for the one-render cut)
+    gen: str
+    # the marker that closes a reply, then the one that closes a tool call where that differs
+    end_of_turn: tuple
+    # the template writes the marker only when another turn follows: each reply gets it appended
+    appended: bool
     reasoning: bool         # the template renders an assistant turn's reasoning
     tools: bool             # the template renders tool calls
 
 # %% ../nbs/03a_chat_templates.ipynb #c025a4
 _PROBES = {
-    'plain': Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!'), Turn('user', 'Add 2 and 3.'), Turn('assistant', '5'),
+    'plain': Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!'), Turn('user', 'Add 2 and 3.'),
+                      Turn('assistant', '5'),
                       Turn('user', 'Thanks')]),
-    'reasoning': Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!', reasoning='A greeting.'), Turn('user', 'Add 2 and 3.'),
+    'reasoning': Example([Turn('user', 'Hi'), Turn('assistant', 'Hello!', reasoning='A greeting.'),
+                          Turn('user', 'Add 2 and 3.'),
                           Turn('assistant', '5', reasoning='2 + 3 = 5.'), Turn('user', 'Thanks')]),
-    'tools': Example([Turn('user', 'What is the weather like there?'), Turn('assistant', '', tool_calls=_CALL),
-                      Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather', 'tool_call_id': 'call_1'}),
+    'tools': Example([Turn('user', 'What is the weather like there?'),
+                      Turn('assistant', '', tool_calls=_CALL),
+                      Turn('tool', '{"sky": "clear"}',
+                           extra={'name': 'get_weather', 'tool_call_id': 'call_1'}),
                       Turn('assistant', 'Clear skies.'), Turn('user', 'Thanks')], tools=_WEATHER)}
 
 # %% ../nbs/03a_chat_templates.ipynb #c025j
@@ -151,12 +196,16 @@ def _render_probe(tok, ex: Example, gen: bool, upto: int | None = None) -> str:
 
 # %% ../nbs/03a_chat_templates.ipynb #c025j3
 def _holds_prompts(tok, probe: Example, ends: tuple) -> bool | None:
-    "Whether one render of `probe` holds each reply's inference prompt and the reply as its own render writes it; None if refused."
+    """Whether one render of `probe` holds each reply's inference prompt and the reply as its own
+    render writes it; None if refused."""
     try: full = _render_probe(tok, probe, False, 4)
-    except Exception: return None   # a template without tools refuses the tools probe; rows with tools meet the same refusal
+    except Exception:
+        # a template without tools refuses the tools probe; rows with tools meet the same refusal
+        return None
     for k in (k for k, t in enumerate(probe.turns[:4]) if t.role == 'assistant'):
         prompt, own = _render_probe(tok, probe, True, k), _render_probe(tok, probe, False, k + 1)
-        end = min((e + len(m) for m in ends if (e := own.find(m, len(prompt))) >= 0), default=len(own))
+        end = min((e + len(m) for m in ends if (e := own.find(m, len(prompt))) >= 0),
+                  default=len(own))
         if not (own.startswith(prompt) and full.startswith(own[:end])): return False
     return True
 
@@ -168,12 +217,14 @@ def _renders(tok, probe: Example, text: str) -> bool:
 
 # %% ../nbs/03a_chat_templates.ipynb #c025k
 def _cut(ex: Example, full: str, gen: str, ends: tuple) -> list:
-    "Segments of `ex` cut from `full`, its one render: each reply runs from `gen` to the next end-of-turn marker; [] on failure."
+    """Segments of `ex` cut from `full`, its one render: each reply runs from `gen` to the next
+    end-of-turn marker; [] on failure."""
     segs, done = [], 0
     for i, t in enumerate(ex.turns):
         if t.role == 'user': continue
         asked = full.find(_user_text(ex.turns[i - 1]), done)
-        start = full.find(gen + t.content, asked + len(_user_text(ex.turns[i - 1]))) if asked >= 0 else -1
+        start = (full.find(gen + t.content, asked + len(_user_text(ex.turns[i - 1]))) if asked >= 0
+                 else -1)
         if start < 0: return []
         reply = start + len(gen)
         end = min((e + len(m) for m in ends if (e := full.find(m, reply)) >= 0), default=-1)
@@ -192,105 +243,35 @@ def _probe_plan(tok, name: str) -> ChatPlan:
     prompt = _render_probe(tok, plain, True, 1)
     markers, appended = _end_of_turn(tok, lambda ex, gen: _render_probe(tok, ex, gen))
     gen = prompt[prompt.rindex('Hi') + 2:]
-    one = not appended and all(_holds_prompts(tok, p, markers) is not False for p in _PROBES.values())
+    one = not appended and all(_holds_prompts(tok, p, markers) is not False
+                               for p in _PROBES.values())
     if one:   # and the cut of one render finds those prompts
         segs = _cut(plain, _render_probe(tok, plain, True), gen, markers)
         one = [''.join(s.text for s in segs[:k + 1]) for k in range(0, len(segs), 2)] == [
             _render_probe(tok, plain, True, n) for n in (1, 3, 5)]
-    reasoning, tools = _renders(tok, _PROBES['reasoning'], '2 + 3 = 5.'), _renders(tok, _PROBES['tools'], 'Oslo')
+    reasoning = _renders(tok, _PROBES['reasoning'], '2 + 3 = 5.')
+    tools = _renders(tok, _PROBES['tools'], 'Oslo')
     return ChatPlan(name, one, gen, markers, appended, reasoning, tools)
 
 # %% ../nbs/03a_chat_templates.ipynb #c025b4
 def chat_plan(tok) -> ChatPlan:
-    "How `tok`'s chat template becomes trained turns (cached per template); a one-line `DataError` where no cut is exact."
+    """How `tok`'s chat template becomes trained turns (cached per template); a one-line
+    `DataError` where no cut is exact."""
     if _PLANS.get(tok, (None,))[0] != tok.chat_template:
         name = template_name(tok)
         try: plan = _probe_plan(tok, name)
         except DataError: raise
         except Exception as e:   # the template fails on a plain probe conversation
-            raise _refuse(name, f'cannot render a plain conversation ({type(e).__name__}: {e})') from None
+            raise _refuse(name,
+                          f'cannot render a plain conversation ({type(e).__name__}: {e})') from None
         _PLANS[tok] = (tok.chat_template, plan)
     return _PLANS[tok][1]
 
-# %% ../nbs/03a_chat_templates.ipynb #c026d
-def _trained_turns(ex: Example) -> list:
-    return [k for k, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
-
-# %% ../nbs/03a_chat_templates.ipynb #c026d3
-def _turn_segments(ex: Example, full: str, prompts: list, plan: ChatPlan, tok) -> list:
-    "Segments of `ex` cut from its render `full` at `prompts`, the renders inference feeds for its trained replies."
-    segs, done, trained = [], 0, _trained_turns(ex)
-    for j, prompt in enumerate(prompts):
-        if not full.startswith(prompt) or len(prompt) < done:
-            at = next(i for i, (a, b) in enumerate(zip(prompt + '\0', full + '\0')) if a != b)
-            at = max(at - 12, prompt.rfind('<', 0, at + 1))   # from the start of the token where they part
-            raise _refuse(plan.name, f"renders reply {j + 1} of the conversation that starts {ex.turns[0].content[:40]!r} as "
-                                     f"{full[at:at + 24]!r} where its prompt for that reply goes on with {prompt[at:at + 24]!r}")
-        stop = len(prompts[j + 1]) if j + 1 < len(prompts) else len(full)
-        reply = full[len(prompt):stop]
-        end = min((reply.find(m) + len(m) for m in plan.end_of_turn if m in reply), default=None)
-        if end is None and not (plan.appended and stop == len(full)):
-            raise _refuse(plan.name, f'ends reply {j + 1} of the conversation that starts {ex.turns[0].content[:40]!r} with '
-                                     f'none of its end-of-turn markers {list(plan.end_of_turn)}')
-        segs.append(Segment(full[done:len(prompt)]))
-        closing = plan.end_of_turn[-1 if ex.turns[trained[j]].tool_calls else 0]
-        if end is None: segs += [Segment(reply, True), Segment(trained=True, ids=(tok.convert_tokens_to_ids(closing),))]
-        else: segs.append(Segment(reply[:end], True))
-        done = len(prompt) + (len(reply) if end is None else end)
-    if ex.turns[-1].role != 'assistant': segs.append(Segment(full[done:]))   # the prompt after the last reply
-    return segs
-
-# %% ../nbs/03a_chat_templates.ipynb #c026e
-_WARNED = weakref.WeakKeyDictionary()   # tokenizer -> the fields already warned about
-
-def _warn_dropped(examples, tok, plan: ChatPlan):
-    "One line, once per tokenizer and field, when rows carry what the template has no place for."
-    seen = _WARNED.setdefault(tok, set())
-    for field, held in (('reasoning', plan.reasoning), ('tool_calls', plan.tools)):
-        if not held and field not in seen and any(getattr(t, field) for ex in examples for t in ex.turns):
-            seen.add(field)
-            print(f"warning: the chat template {plan.name} has no place for an assistant turn's {field}: it is not rendered "
-                  f"and not trained", file=sys.stderr)
-
-# %% ../nbs/03a_chat_templates.ipynb #c026e3
-def _untrain_unrendered_calls(ex: Example, plan: ChatPlan) -> Example:
-    "`ex` with its tool-call replies as untrained context where the template cannot write calls: trained, they would teach silence."
-    if plan.tools or not any(t.tool_calls and t.train for t in ex.turns): return ex
-    return replace(ex, turns=[replace(t, train=t.train and not t.tool_calls) for t in ex.turns])
-
-# %% ../nbs/03a_chat_templates.ipynb #c026e6
-def chat_segments_of(examples, tok) -> list:
-    "Segments of each of `examples` in `tok`'s chat template: one render cut at its turns, or checked against each reply's prompt."
-    plan = chat_plan(tok)
-    _warn_dropped(examples, tok, plan)
-    examples = [_untrain_unrendered_calls(ex, plan) for ex in examples]
-    fulls = render_chats(examples, tok)
-    out = [text_segments(ex, tok.eos_token_id) if ex.is_text else _cut(ex, full, plan.gen, plan.end_of_turn)
-           if plan.one_render and _plain(ex) else [] for ex, full in zip(examples, fulls)]
-    keys = [(i, k) for i, segs in enumerate(out) if not segs for k in _trained_turns(examples[i])]
-    by_row = {}
-    for (i, _), p in zip(keys, _render_batch(tok, examples, keys, True) if keys else []): by_row.setdefault(i, []).append(p)
-    return [segs or _turn_segments(examples[i], fulls[i], by_row.get(i, []), plan, tok) for i, segs in enumerate(out)]
-
-# %% ../nbs/03a_chat_templates.ipynb #c026e9
-def chat_segments(ex: Example, tok) -> list:
-    "Segments of `ex` in `tok`'s chat template."
-    return chat_segments_of([ex], tok)[0]
-
-# %% ../nbs/03a_chat_templates.ipynb #c026f
-def chat_units(ex: Example, tok) -> list:
-    "`ex` as the examples training sees: itself where one render holds every prompt, else one example per trained reply."
-    if ex.is_text: return [ex]
-    plan = chat_plan(tok)
-    ex = _untrain_unrendered_calls(ex, plan)
-    trained = _trained_turns(ex)
-    if not trained or trained == [len(ex.turns) - 1] or plan.one_render: return [ex]
-    return [Example([replace(t, train=i == k) for i, t in enumerate(ex.turns[:k + 1])], ex.system, ex.source, ex.meta, ex.tools)
-            for k in trained]
-
 # %% ../nbs/03a_chat_templates.ipynb #c026f3
 def stop_token_ids(tok) -> list:
-    "The ids generation stops on: the chat template's end-of-turn marker(s), then EOS, each once; EOS alone where training refuses the template."
+    """The ids generation stops on: the chat template's end-of-turn marker(s), then EOS, each once;
+    EOS alone where training refuses the template."""
     try: ends = chat_plan(tok).end_of_turn if getattr(tok, 'chat_template', None) else ()
     except DataError: ends = ()
-    return list(dict.fromkeys(i for i in [*tok.convert_tokens_to_ids(list(ends)), tok.eos_token_id] if i is not None))
+    return list(dict.fromkeys(i for i in [*tok.convert_tokens_to_ids(list(ends)), tok.eos_token_id]
+                              if i is not None))

@@ -8,7 +8,8 @@ import dataclasses
 import numpy as np
 from .data import Example, Turn, SkipRow
 from .tokenizer import encode_texts, encode_segments, resolve_style, bos_prefix
-from .chat_templates import chat_plan, chat_units
+from .chat_templates import chat_plan
+from .chat_turns import chat_units
 from .prompts import segments, encode_prompt
 
 # %% auto #0
@@ -31,7 +32,8 @@ def token_status(trained, attention=None) -> list:
 def show_mask(ids, trained, tok, attention=None, table=False) -> str:
     "The tokens of one row with each marked trained / masked / pad."
     status = token_status(trained, attention)
-    if table: return '\n'.join(f'{i:5d} {t:7d} {s:8} {tok.decode([t])!r}' for i, (t, s) in enumerate(zip(ids, status)))
+    if table: return '\n'.join(f'{i:5d} {t:7d} {s:8} {tok.decode([t])!r}'
+                               for i, (t, s) in enumerate(zip(ids, status)))
     out, prev = [], 'masked'
     for t, s in zip(ids, status):
         if s != prev and 'trained' in (s, prev): out.append('⟦' if s == 'trained' else '⟧')
@@ -41,16 +43,21 @@ def show_mask(ids, trained, tok, attention=None, table=False) -> str:
 
 # %% ../nbs/04_masking.ipynb #c012
 def _shorten_context(ex: Example, tok, excess: int) -> Example | None:
-    "`ex` with its longest context cut by about `excess` tokens from the left, or None if it has none left."
+    """`ex` with its longest context cut by about `excess` tokens from the left, or None if it has
+    none left."""
     i = max(range(len(ex.turns)), key=lambda k: len(ex.turns[k].context))
-    ctx_ids = tok(ex.turns[i].context, add_special_tokens=False).input_ids if ex.turns[i].context else []
+    ctx_ids = (tok(ex.turns[i].context, add_special_tokens=False).input_ids if ex.turns[i].context
+               else [])
     if not ctx_ids: return None
     kept = tok.decode(ctx_ids[min(len(ctx_ids), excess):]).lstrip('\ufffd')
-    return dataclasses.replace(ex, turns=[dataclasses.replace(t, context=kept) if k == i else t for k, t in enumerate(ex.turns)])
+    return dataclasses.replace(ex,
+                               turns=[dataclasses.replace(t, context=kept) if k == i else t
+                                      for k, t in enumerate(ex.turns)])
 
 # %% ../nbs/04_masking.ipynb #c012n
 def _reuse_runs(segs, runs, new_segs, tok) -> list:
-    "The ids of `new_segs`' text runs: those of `segs` (encoded as `runs`) reused where the text is the same, the rest encoded at once."
+    """The ids of `new_segs`' text runs: those of `segs` (encoded as `runs`) reused where the text
+    is the same, the rest encoded at once."""
     known = dict(zip((s.text for s in segs if not s.ids), runs))
     fresh = list(dict.fromkeys(s.text for s in new_segs if not s.ids and s.text not in known))
     known.update(zip(fresh, encode_texts(fresh, tok)))
@@ -58,7 +65,8 @@ def _reuse_runs(segs, runs, new_segs, tok) -> list:
 
 # %% ../nbs/04_masking.ipynb #c012r
 def _turns_that_fit(segs, runs, n_bos: int, max_len: int) -> int:
-    "How many leading segments to keep: the most that end a trained run and fit in `max_len` tokens (0 when none do)."
+    """How many leading segments to keep: the most that end a trained run and fit in `max_len`
+    tokens (0 when none do)."""
     lengths, total, keep = iter(map(len, runs)), n_bos, 0
     for k, s in enumerate(segs):
         total += len(s.ids) if s.ids else next(lengths)
@@ -66,37 +74,53 @@ def _turns_that_fit(segs, runs, n_bos: int, max_len: int) -> int:
         if s.trained and (k + 1 == len(segs) or not segs[k + 1].trained): keep = k + 1
     return keep
 
+# %% ../nbs/04_masking.ipynb #c012t
+def _leading_turns(segs, runs, ids, tok, max_len: int) -> tuple | None:
+    """(ids, trained) of the leading exchanges of `segs` (encoded as `runs`, giving `ids`) that fit
+    in `max_len`; None if none does."""
+    n_bos = len(ids) - sum(len(s.ids) for s in segs) - sum(map(len, runs))
+    if not (keep := _turns_that_fit(segs, runs, n_bos, max_len)): return None
+    n_runs = sum(not s.ids for s in segs[:keep])
+    return encode_segments(segs[:keep], tok, iter(runs[:n_runs]))
+
 # %% ../nbs/04_masking.ipynb #c013
-def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None, runs=None) -> tuple:
-    """(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a response.
-    `segs` and `runs` (its segments and the ids of their text runs, when already encoded) spare encoding it again."""
+def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None,
+                runs=None) -> tuple:
+    """(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a
+    response. `segs` and `runs` (its segments and their runs' ids, when encoded) spare encoding."""
     segs = segments(ex, tok, style) if segs is None else segs
-    runs = encode_texts([s.text for s in segs if not s.ids], tok) if runs is None else [np.asarray(r).tolist() for r in runs]
+    runs = (encode_texts([s.text for s in segs if not s.ids], tok) if runs is None
+            else [np.asarray(r).tolist() for r in runs])
     ids, trained = encode_segments(segs, tok, iter(runs))
     note = ''
-    while len(ids) > max_len and policy == 'context' and (shorter := _shorten_context(ex, tok, len(ids) - max_len + 1)):
+    while (len(ids) > max_len and policy == 'context'
+           and (shorter := _shorten_context(ex, tok, len(ids) - max_len + 1))):
         new_segs = segments(shorter, tok, style)
-        ex, segs, runs, note = shorter, new_segs, _reuse_runs(segs, runs, new_segs, tok), 'context shortened'
+        runs = _reuse_runs(segs, runs, new_segs, tok)
+        ex, segs, note = shorter, new_segs, 'context shortened'
         ids, trained = encode_segments(segs, tok, iter(runs))
-    if len(ids) > max_len and policy == 'context':
-        n_bos = len(ids) - sum(len(s.ids) for s in segs) - sum(map(len, runs))
-        if keep := _turns_that_fit(segs, runs, n_bos, max_len):
-            n_runs = sum(not s.ids for s in segs[:keep])
-            ids, trained = encode_segments(segs[:keep], tok, iter(runs[:n_runs]))
-            note = 'later turns dropped'
-    if len(ids) > max_len: raise SkipRow(f'longer than max_seq_len={max_len} even after truncation' if policy == 'context'
-                                         else f'longer than max_seq_len={max_len} (truncation="drop")')
+    kept = len(ids) > max_len and policy == 'context' and _leading_turns(segs, runs, ids, tok, max_len)
+    if kept: (ids, trained), note = kept, 'later turns dropped'
+    if len(ids) > max_len:
+        raise SkipRow(f'longer than max_seq_len={max_len} ' + ('even after truncation'
+                                                               if policy == 'context'
+                                                             else '(truncation="drop")'))
     return ids, trained, note
+
+# %% ../nbs/04_masking.ipynb #c021a
+def _check_text_row(ex: Example, ids: list, trained: list, starts: list, tok):
+    """Assert that the text row `ex`, encoded as `ids`, is trained on every token: its text, then
+    EOS."""
+    whole = len(starts) == 1 and ids[:starts[0]] == bos_prefix(tok) and all(trained[starts[0]:])
+    assert whole, 'a text row is not trained on every token'
+    got = tok.decode(ids[starts[0]:], clean_up_tokenization_spaces=False)
+    assert got == ex.turns[0].content + tok.eos_token, f'trained {got!r} != the text + EOS'
 
 # %% ../nbs/04_masking.ipynb #c022
 def _check_unit(ex: Example, tok, style: str):
     ids, trained = encode_segments(segments(ex, tok, style), tok)
     starts = [i for i in range(len(ids)) if trained[i] and (i == 0 or not trained[i - 1])]
-    if ex.is_text:
-        assert len(starts) == 1 and ids[:starts[0]] == bos_prefix(tok) and all(trained[starts[0]:]), 'a text row is not trained on every token'
-        got = tok.decode(ids[starts[0]:], clean_up_tokenization_spaces=False)
-        assert got == ex.turns[0].content + tok.eos_token, f'trained {got!r} != the text + EOS'
-        return
+    if ex.is_text: return _check_text_row(ex, ids, trained, starts, tok)
     answers = [i for i, t in enumerate(ex.turns) if t.role == 'assistant' and t.train]
     assert len(starts) == len(answers), f'{len(starts)} trained runs for {len(answers)} responses'
     plan = chat_plan(tok) if style == 'chat_template' else None
@@ -106,12 +130,17 @@ def _check_unit(ex: Example, tok, style: str):
         assert ids[:start] == prompt, f'prompt of turn {k} is not a token prefix'
         end = next((i for i in range(start, len(ids)) if not trained[i]), len(ids))
         got, t = tok.decode(ids[start:end], clean_up_tokenization_spaces=False), ex.turns[k]
-        if plan is None or plan.one_render and not (t.reasoning or t.tool_calls):   # the reply is its text, then the marker
-            assert got == t.content + ends[0], f'trained {got!r} != response {t.content!r} + {ends[0]}'
-        else: assert t.content in got and got.endswith(ends), f'trained {got!r} does not hold {t.content!r} and end with one of {ends}'
+        # the reply is its text, then the marker
+        if plan is None or plan.one_render and not (t.reasoning or t.tool_calls):
+            assert got == t.content + ends[0], f'trained {got!r} != {t.content!r} + {ends[0]}'
+        else:
+            held = t.content in got and got.endswith(ends)
+            assert held, f'trained {got!r} does not hold {t.content!r} and end with one of {ends}'
 
 # %% ../nbs/04_masking.ipynb #c022a
 def check_masking(ex: Example, tok, style='auto'):
-    "Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly the responses + end-of-turn."
+    """Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly
+    the responses + end-of-turn."""
     style = resolve_style(style, tok)
-    for unit in chat_units(ex, tok) if style == 'chat_template' else [ex]: _check_unit(unit, tok, style)
+    for unit in chat_units(ex, tok) if style == 'chat_template' else [ex]:
+        _check_unit(unit, tok, style)

@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
 from .config import SFTConfig
-from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns, hub_rows, stream_examples,
+from .data import (load_examples, split_eval, mix_by_ratio, parse_source, parse_columns,
+                             hub_rows, stream_examples,
                              train_last_assistant, SourceReport, DataError, STREAM_BUFFER, _is_hub)
 from .tokenizer import load_tokenizer, resolve_style, cache_dir
-from .tokenized import (TokenizedData, tokenize_cached, tokenize_stream, load_tokenized, tokenizer_fingerprint,
+from .tokenized import (TokenizedData, tokenize_cached, tokenize_stream, load_tokenized,
+                                  tokenizer_fingerprint,
                                   data_fingerprint, CACHE_VERSION)
 from .batching import BatchPlan, BatchStream, padding_report
 
@@ -24,7 +26,8 @@ __all__ = ['PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 
 # %% ../nbs/05b_pipeline.ipynb #c032
 @dataclass
 class PreparedData:
-    "Tokenized train and eval splits of a config, with the tokenizer, prompt style and per-source reports."
+    """Tokenized train and eval splits of a config, with the tokenizer, prompt style and per-source
+    reports."""
     train: TokenizedData
     eval: TokenizedData | None
     tokenizer: object
@@ -34,26 +37,33 @@ class PreparedData:
 
 # %% ../nbs/05b_pipeline.ipynb #c032c
 @patch
-def stream(self: PreparedData, cfg: SFTConfig, split: str = 'train', packing: bool | None = None) -> BatchStream:
-    "Resumable micro-batches of `split`; eval batches follow the same packing setting unless told otherwise."
+def stream(self: PreparedData, cfg: SFTConfig, split: str = 'train',
+           packing: bool | None = None) -> BatchStream:
+    """Resumable micro-batches of `split`; eval batches follow the same packing setting unless told
+    otherwise."""
     data = self.train if split == 'train' else self.eval
-    plan = BatchPlan(data.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.packing if packing is None else packing, cfg.seed,
+    plan = BatchPlan(data.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.packing
+                     if packing is None else packing, cfg.seed,
                      curriculum=cfg.curriculum and split == 'train')
-    return BatchStream(data, plan, self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+    return BatchStream(data, plan, self.tokenizer.pad_token_id
+                       if self.tokenizer.pad_token_id is not None
                        else self.tokenizer.eos_token_id, cfg.pad_to_multiple_of)
 
 # %% ../nbs/05b_pipeline.ipynb #c034
 def tokenizer_name(cfg: SFTConfig) -> str:
-    "The tokenizer `cfg` implies: `cfg.tokenizer`, the one a `.pt` base checkpoint records, or the base model itself."
+    """The tokenizer `cfg` implies: `cfg.tokenizer`, the one a `.pt` base checkpoint records, or
+    the base model itself."""
     if cfg.tokenizer: return cfg.tokenizer
     if str(cfg.base_model).endswith('.pt'):
         from modern_llm.checkpoints import load_checkpoint
-        return (load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name') or cfg.base_model
+        return ((load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name')
+                or cfg.base_model)
     return cfg.base_model
 
 # %% ../nbs/05b_pipeline.ipynb #c034a
 def config_examples(cfg: SFTConfig) -> tuple:
-    "(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out fraction as eval."
+    """(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out
+    fraction as eval."""
     load = lambda specs: load_examples(specs, cfg.seed, cfg.columns, cfg.train_on)
     examples, reports = load(cfg.sft_datasets)
     if not cfg.eval_dataset:
@@ -67,65 +77,101 @@ def _check_split(data: TokenizedData, split: str, cfg: SFTConfig, sources: list)
     "`data`, or a `DataError` when tokenization skipped every row of `split`."
     if len(data): return data
     skips = '; '.join(f'{n} {why}' for why, n in data.report['skipped'].items())
-    raise DataError(f"dataset {', '.join(repr(r.name) for r in sources)}: no usable rows in the {split} split after tokenization: "
-                    f"all {data.report['rows']} skipped ({skips}). Raise max_seq_len (now {cfg.max_seq_len}; --max-length on the "
-                    f"command line), keep truncation='context' so that long inputs are cut, or shorten the rows.")
+    raise DataError(f"dataset {', '.join(repr(r.name) for r in sources)}: no usable rows in the "
+                    f"{split} split after tokenization: "
+                    f"all {data.report['rows']} skipped ({skips}). Raise max_seq_len (now "
+                    f"{cfg.max_seq_len}; --max-length on the "
+                    f"command line), keep truncation='context' so that long inputs are cut, or "
+                    f"shorten the rows.")
 
 # %% ../nbs/05b_pipeline.ipynb #c034g
 def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
-    "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
-    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None and _is_hub(parse_source(s).name)]
-    if not streamed: train, held, reports = config_examples(cfg)   # the rows first: a bad source fails before the tokenizer loads
-    name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
+    "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or its own."
+    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None
+                and _is_hub(parse_source(s).name)]
+    if not streamed:
+        # the rows first: a bad source fails before the tokenizer loads
+        train, held, reports = config_examples(cfg)
+    name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None
+                    else tokenizer_name(cfg))
     tok = tokenizer or load_tokenizer(name)
-    if streamed: return prepare_streamed(cfg, tok, name, {s: functools.partial(hub_rows, parse_source(s).name, streaming=True) for s in streamed})
-    tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
+    if streamed:
+        opens = {s: functools.partial(hub_rows, parse_source(s).name, streaming=True)
+                 for s in streamed}
+        return prepare_streamed(cfg, tok, name, opens)
+    tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len,
+                                           cfg.truncation)
     train_data = _check_split(tokenize(train), 'train', cfg, reports)
-    eval_data = _check_split(tokenize(held), 'eval', cfg, reports[len(cfg.sft_datasets):] or reports) if held else None
+    eval_reports = reports[len(cfg.sft_datasets):] or reports
+    eval_data = _check_split(tokenize(held), 'eval', cfg, eval_reports) if held else None
     return PreparedData(train_data, eval_data, tok, train_data.report['style'], reports, name)
 
 # %% ../nbs/05b_pipeline.ipynb #c035b
 def _stream_split(ds, spec: str, cfg: SFTConfig, report: SourceReport, held: list):
-    "The training examples of streamed source `spec`, one at a time; a seeded `cfg.eval_fraction` of them goes to `held` instead."
+    """The training examples of streamed source `spec`, one at a time; a seeded `cfg.eval_fraction`
+    of them goes to `held` instead."""
     s = parse_source(spec)
     columns = parse_columns(cfg.columns, "config key 'columns'") if cfg.columns else None
     s = dataclasses.replace(s, columns=s.columns or columns)
-    rng, fraction = random.Random(f'{cfg.seed}:eval:{s.name}'), 0 if cfg.eval_dataset else cfg.eval_fraction
+    rng, fraction = (random.Random(f'{cfg.seed}:eval:{s.name}'), 0 if cfg.eval_dataset
+                     else cfg.eval_fraction)
     for ex in stream_examples(ds, s, report, cfg.seed):
         if cfg.train_on == 'last_assistant': train_last_assistant(ex)
         report.kept += 1
         if rng.random() < fraction: held.append(ex)
         else: yield ex
-    if not report.kept: raise DataError(f"dataset '{s.name}': no usable rows out of {report.rows} streamed.\n{report}")
+    if not report.kept:
+        raise DataError(f"dataset '{s.name}': no usable rows out of {report.rows} "
+                        f"streamed.\n{report}")
 
 # %% ../nbs/05b_pipeline.ipynb #c035c1
 def _streamed_folder(cfg: SFTConfig, tok, style: str, examples: list) -> Path:
-    "The cache folder of a streamed config: keyed by its data settings, the tokenizer and the rows of its other sources."
-    key = json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, cfg.max_seq_len, cfg.truncation, cfg.sft_datasets, cfg.seed,
+    """The cache folder of a streamed config: keyed by its data settings, the tokenizer and the
+    rows of its other sources."""
+    key = json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, cfg.max_seq_len,
+                      cfg.truncation, cfg.sft_datasets, cfg.seed,
                       cfg.columns, cfg.train_on, cfg.eval_fraction, cfg.eval_dataset, STREAM_BUFFER,
                       data_fingerprint(examples, tok, style, cfg.max_seq_len, cfg.truncation)])
     return cache_dir() / 'streamed' / hashlib.sha256(key.encode()).hexdigest()[:24]
 
+# %% ../nbs/05b_pipeline.ipynb #c035c5
+def _streamed_rows(streams: dict, cfg: SFTConfig, by_spec: dict, held: list, train: list,
+                   listed_reports: list):
+    """The training rows of a streamed config: the streams' rows as they arrive, then the ratio
+    sources, which need their count."""
+    count = 0
+    for spec, open_stream in streams.items():
+        for ex in _stream_split(open_stream(), spec, cfg, by_spec[spec], held):
+            count += 1; yield ex
+    yield from mix_by_ratio(train, listed_reports, cfg.seed, elsewhere=count)
+
+# %% ../nbs/05b_pipeline.ipynb #c035c8
+def _load_streamed(folder: Path, tok, style: str, name: str) -> PreparedData | None:
+    "The `PreparedData` that `prepare_streamed` cached in `folder`, or None if it has not."
+    if not (folder / 'reports.json').exists(): return None
+    reports = [SourceReport(**r) for r in json.loads((folder / 'reports.json').read_text())]
+    ev = load_tokenized(folder / 'eval') if (folder / 'eval').exists() else None
+    return PreparedData(load_tokenized(folder / 'train'), ev, tok, style, reports, name)
+
 # %% ../nbs/05b_pipeline.ipynb #c035c
 def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedData:
-    "`prepare_data` for a config whose sources in `streams` are streamed (each mapped to a function that opens its `IterableDataset`): their rows are tokenized to disk in chunks as they stream."
-    style, listed = resolve_style(cfg.prompt_style, tok), [s for s in cfg.sft_datasets if s not in streams]
-    examples, listed_reports = load_examples(listed, cfg.seed, cfg.columns, cfg.train_on) if listed else ([], [])
+    """`prepare_data` for a config whose sources in `streams` are streamed (each mapped to a
+    function that opens its `IterableDataset`): their rows are tokenized to disk in chunks as they
+    stream."""
+    style, listed = resolve_style(cfg.prompt_style, tok), [s for s in cfg.sft_datasets
+                                                           if s not in streams]
+    load = lambda specs: load_examples(specs, cfg.seed, cfg.columns, cfg.train_on)
+    examples, listed_reports = load(listed) if listed else ([], [])
     train, held = split_eval(examples, 0 if cfg.eval_dataset else cfg.eval_fraction, cfg.seed)
-    if cfg.eval_dataset: held = load_examples([cfg.eval_dataset], cfg.seed, cfg.columns, cfg.train_on)[0]
+    if cfg.eval_dataset: held = load([cfg.eval_dataset])[0]
     folder = _streamed_folder(cfg, tok, style, examples + held)
-    if (folder / 'reports.json').exists():
-        reports = [SourceReport(**r) for r in json.loads((folder / 'reports.json').read_text())]
-        ev = load_tokenized(folder / 'eval') if (folder / 'eval').exists() else None
-        return PreparedData(load_tokenized(folder / 'train'), ev, tok, style, reports, name)
+    if (cached := _load_streamed(folder, tok, style, name)) is not None: return cached
     by_spec = {s: SourceReport(parse_source(s).name, requested=parse_source(s).n) for s in streams}
-    def rows():   # streamed rows first: the ratio sources after them need their count
-        count = 0
-        for spec, open_stream in streams.items():
-            for ex in _stream_split(open_stream(), spec, cfg, by_spec[spec], held): count += 1; yield ex
-        yield from mix_by_ratio(train, listed_reports, cfg.seed, elsewhere=count)
-    train_data = tokenize_stream(rows(), tok, folder / 'train', style, cfg.max_seq_len, cfg.truncation)
-    eval_data = tokenize_stream(held, tok, folder / 'eval', style, cfg.max_seq_len, cfg.truncation) if held else None
+    rows = _streamed_rows(streams, cfg, by_spec, held, train, listed_reports)
+    to_disk = lambda rows, split: tokenize_stream(rows, tok, folder / split, style, cfg.max_seq_len,
+                                                  cfg.truncation)
+    train_data = to_disk(rows, 'train')
+    eval_data = to_disk(held, 'eval') if held else None
     by_spec.update(zip(listed, listed_reports))
     reports = [by_spec[s] for s in cfg.sft_datasets]
     (folder / 'reports.json').write_text(json.dumps([r.as_dict() for r in reports]))
@@ -141,7 +187,9 @@ def _text_docs(source: str | None) -> list:
         return [p.strip() for p in path.read_text(encoding='utf-8').split('\n\n') if p.strip()]
     docs = [r.get('text') for r in _rows_of(source) if isinstance(r, dict)]
     docs = [d for d in docs if isinstance(d, str) and d.strip()]
-    if not docs: raise DataError(f"'{source}' has no rows with a non-empty 'text' field; give a .txt file or text rows")
+    if not docs:
+        raise DataError(f"'{source}' has no rows with a non-empty 'text' field; give a .txt file "
+                        f"or text rows")
     return docs
 
 # %% ../nbs/05b_pipeline.ipynb #c035t9
@@ -150,7 +198,8 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
     rows = []
     for ids in tok(_text_docs(source), add_special_tokens=False).input_ids:
         ids = ids + [tok.eos_token_id]
-        rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
+        rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len]))
+                 for s in range(0, len(ids), max_seq_len)]
     return TokenizedData.from_rows(rows, ['text'] * len(rows))
 
 # %% ../nbs/05b_pipeline.ipynb #c037
@@ -162,39 +211,65 @@ def _length_stats(data: TokenizedData) -> dict:
 
 # %% ../nbs/05b_pipeline.ipynb #c037s
 def _source_summary(r: SourceReport) -> dict:
-    "What the data report says of one source: rows read, used, sampled and mixed, and each skip and repair with its rows."
-    return dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
-                skipped=dict(r.skipped), skipped_rows=r.skipped_rows, adjusted=dict(r.adjusted), adjusted_rows=r.adjusted_rows)
+    """What the data report says of one source: rows read, used, sampled and mixed, and each skip
+    and repair with its rows."""
+    return dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested,
+                ratio=r.ratio, mixed=r.mixed,
+                skipped=dict(r.skipped), skipped_rows=r.skipped_rows, adjusted=dict(r.adjusted),
+                adjusted_rows=r.adjusted_rows)
 
 # %% ../nbs/05b_pipeline.ipynb #c037a
 def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
     "Sources, skips, truncations, length statistics and padding efficiency of prepared data."
     splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
-    return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
+    return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style,
+            'max_seq_len': cfg.max_seq_len,
             'sources': [_source_summary(r) for r in prep.sources],
-            'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated', 'per_turn') if x in d.report}
+            'masking': {k: {x: d.report[x]
+                            for x in ('rows', 'kept', 'skipped', 'truncated', 'per_turn')
+                            if x in d.report}
                         for k, d in splits.items()},
             'lengths': {k: _length_stats(d) for k, d in splits.items()},
-            'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
+            'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size,
+                                                  cfg.max_seq_len, cfg.seed)}
+
+# %% ../nbs/05b_pipeline.ipynb #c038a
+def _source_lines(s: dict) -> list:
+    """The report's lines on one source: rows read and used, its share of the mix, each skip and
+    repair with its rows."""
+    out = [f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
+           + (f" ({s['requested']} sampled)" if s['requested'] else '')
+           + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio')
+              else '')]
+    # rows dropped, and rows kept after a repair (a leading assistant message dropped)
+    for kind in ('skipped', 'adjusted'):
+        out += [f"  {kind} {n}: {why} (rows {', '.join(map(str, s[kind + '_rows'][why]))})"
+                for why, n in s.get(kind, {}).items()]
+    return out
+
+# %% ../nbs/05b_pipeline.ipynb #c038d
+def _split_lines(split: str, m: dict, st: dict) -> list:
+    """The report's lines on one split: rows kept, tokens, lengths, and what masking skipped, cut
+    or split."""
+    out = [f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} "
+           f"trained), length median {st['median']:.0f}, p95 {st['p95']:.0f}, max {st['max']}"]
+    out += [f"  skipped {n}: {why}" for why, n in m['skipped'].items()]
+    out += [f"  {n} rows: {why}" for why, n in m['truncated'].items()]
+    if 'per_turn' in m:
+        out.append("  one example per reply (the chat template rewrites history): {conversations} "
+                   "conversations gave {extra_examples} extra examples, {extra_tokens} extra "
+                   "tokens".format(**m['per_turn']))
+    return out
 
 # %% ../nbs/05b_pipeline.ipynb #c038
 def format_report(rep: dict) -> str:
     "A readable summary of `data_report`'s dict."
-    out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
-    for s in rep['sources']:
-        out.append(f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
-                   + (f" ({s['requested']} sampled)" if s['requested'] else '')
-                   + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio') else ''))
-        for kind in ('skipped', 'adjusted'):   # rows dropped, and rows kept after a repair (a leading assistant message dropped)
-            out += [f"  {kind} {n}: {why} (rows {', '.join(map(str, s[kind + '_rows'][why]))})" for why, n in s.get(kind, {}).items()]
-    for split, m in rep['masking'].items():
-        st = rep['lengths'][split]
-        out.append(f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} trained), "
-                   f"length median {st['median']:.0f}, p95 {st['p95']:.0f}, max {st['max']}")
-        out += [f"  skipped {n}: {why}" for why, n in m['skipped'].items()] + [f"  {n} rows: {why}" for why, n in m['truncated'].items()]
-        if 'per_turn' in m: out.append("  one example per reply (the chat template rewrites history): {conversations} conversations gave "
-                                       "{extra_examples} extra examples, {extra_tokens} extra tokens".format(**m['per_turn']))
-    out.append('real (non-pad) share of computed tokens: ' + ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items()))
+    out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len "
+           f"{rep['max_seq_len']}"]
+    for s in rep['sources']: out += _source_lines(s)
+    for split, m in rep['masking'].items(): out += _split_lines(split, m, rep['lengths'][split])
+    shares = ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items())
+    out.append('real (non-pad) share of computed tokens: ' + shares)
     return '\n'.join(out)
 
 # %% ../nbs/05b_pipeline.ipynb #c041
@@ -208,7 +283,8 @@ def plot_lengths(prep: PreparedData, cfg: SFTConfig, path=None):
     ax.axvline(cfg.max_seq_len, color='#c44e52', ls='--', label=f'max_seq_len {cfg.max_seq_len}')
     ax.axvline(float(np.median(L)), color='#55a868', ls=':', label=f'median {np.median(L):.0f}')
     ax.set(xlabel='tokens per row', ylabel='rows', title='Training rows: token lengths')
-    ax.legend(title='real-token share: ' + ', '.join(f'{k} {v:.0%}' for k, v in fr.items()), fontsize=8, title_fontsize=7)
+    ax.legend(title='real-token share: ' + ', '.join(f'{k} {v:.0%}' for k, v in fr.items()),
+              fontsize=8, title_fontsize=7)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100)
     return fig

@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .data import SkipRow
 from .tokenizer import encode_texts, encode_segments, resolve_style, cache_dir, bos_prefix
-from .chat_templates import chat_units
+from .chat_turns import chat_units
 from .prompts import segments, segments_of
 from .masking import fit_example
 
@@ -49,9 +49,11 @@ def from_rows(cls: TokenizedData, rows, sources: list, report: dict | None = Non
     "Flat storage of `(ids, trained)` rows."
     lens = np.array([len(ids) for ids, _ in rows], np.int64)
     offsets = np.concatenate([[0], np.cumsum(lens)])
-    tokens = np.concatenate([np.zeros(0, np.int32), *(np.asarray(ids, np.int32) for ids, _ in rows)])
+    tokens = np.concatenate([np.zeros(0, np.int32),
+                             *(np.asarray(ids, np.int32) for ids, _ in rows)])
     trained = np.concatenate([np.zeros(0, bool), *(np.asarray(fl, bool) for _, fl in rows)])
-    return cls(tokens, trained, offsets, list(sources), report or {'rows': len(rows), 'kept': len(rows)})
+    return cls(tokens, trained, offsets, list(sources), report
+               or {'rows': len(rows), 'kept': len(rows)})
 
 # %% ../nbs/04a_tokenized.ipynb #c017a7
 @patch
@@ -61,50 +63,63 @@ def subset(self: TokenizedData, rows: list) -> TokenizedData:
 
 # %% ../nbs/04a_tokenized.ipynb #c017a
 def encoded_chunks(examples: list, tok, style: str, chunk: int = 2048):
-    "Yield (examples, their segments, the token ids of their text runs), `chunk` rows at a time, in order."
-    bos_prefix(tok)   # its one probe of the tokenizer happens here, never alongside the encoder thread
+    """Yield (examples, their segments, the token ids of their text runs), `chunk` rows at a time,
+    in order."""
+    # its one probe of the tokenizer happens here, never alongside the encoder thread
+    bos_prefix(tok)
     pending = deque()
-    # the Rust encoder releases the GIL: it encodes one chunk on its threads while Python renders the next
+    # the Rust encoder releases the GIL: it encodes one chunk on its threads while Python renders
+    # the next
     with ThreadPoolExecutor(1) as encoder:
         for i in range(0, len(examples), chunk):
             part = examples[i:i + chunk]
             segs = segments_of(part, tok, style)
-            pending.append((part, segs, encoder.submit(encode_texts, [s.text for ss in segs for s in ss if not s.ids], tok)))
+            pending.append((part, segs,
+                            encoder.submit(encode_texts,
+                                           [s.text for ss in segs for s in ss if not s.ids], tok)))
             while len(pending) > 1 or (pending and i + chunk >= len(examples)):
                 part, segs, job = pending.popleft()
                 yield part, segs, job.result()
 
 # %% ../nbs/04a_tokenized.ipynb #c018
 def text_windows(ids, trained, max_len: int) -> list:
-    "A plain-text row as consecutive windows of at most `max_len` tokens (documents cut as in continued pretraining)."
+    """A plain-text row as consecutive windows of at most `max_len` tokens (documents cut as in
+    continued pretraining)."""
     return [(ids[s:s + max_len], trained[s:s + max_len]) for s in range(0, len(ids), max_len)]
 
 # %% ../nbs/04a_tokenized.ipynb #c018a
 def _units(examples: list, tok, style: str) -> tuple[list, list]:
-    "(the examples training sees, the conversation each comes from): one per trained reply where the chat template needs it."
+    """(the examples training sees, the conversation each comes from): one per trained reply where
+    the chat template needs it."""
     if style != 'chat_template': return examples, list(range(len(examples)))
     units = [chat_units(ex, tok) for ex in examples]
     return [u for us in units for u in us], [i for i, us in enumerate(units) for _ in us]
 
 # %% ../nbs/04a_tokenized.ipynb #c018c
 def _per_turn_cost(conversation: list, lengths: list) -> dict:
-    "What one example per reply adds: conversations split, extra examples, and tokens beyond each conversation's last example."
+    """What one example per reply adds: conversations split, extra examples, and tokens beyond each
+    conversation's last example."""
     split = {c for c, n in Counter(conversation).items() if n > 1}
-    last = {c: n for c, n in zip(conversation, lengths)}   # the last example of a conversation holds all of it
+    # the last example of a conversation holds all of it
+    last = {c: n for c, n in zip(conversation, lengths)}
+    split_tokens = sum(n for c, n in zip(conversation, lengths) if c in split)
     return dict(conversations=len(split), extra_examples=len(conversation) - len(set(conversation)),
-                extra_tokens=sum(n for c, n in zip(conversation, lengths) if c in split) - sum(last[c] for c in split))
+                extra_tokens=split_tokens - sum(last[c] for c in split))
 
 # %% ../nbs/04a_tokenized.ipynb #c018g
 def _encoded_rows(examples: list, tok, style: str, max_seq_len: int, chunk: int) -> list:
-    "(ids, trained, what fitting needs: its segments and runs when the row is longer than `max_seq_len`) of each example."
+    """(ids, trained, what fitting needs: its segments and runs when the row is longer than
+    `max_seq_len`) of each example."""
     encoded = []
-    with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk, leave=False) as bar:
+    with tqdm(total=len(examples), desc='tokenizing', unit='row', disable=len(examples) <= chunk,
+              leave=False) as bar:
         for part, segs, runs in encoded_chunks(examples, tok, style, chunk):
             runs = iter(runs)
             for ex, ss in zip(part, segs):
                 own = [next(runs) for s in ss if not s.ids]
                 ids, trained = encode_segments(ss, tok, iter(own))
-                # a row to fit keeps its segments and runs (4 bytes a token), so that fitting encodes no run twice
+                # a row to fit keeps its segments and runs (4 bytes a token), so that fitting
+                # encodes no run twice
                 to_fit = len(ids) > max_seq_len and not ex.is_text
                 encoded.append((np.asarray(ids, np.int32), np.asarray(trained, bool),
                                 (ss, [np.asarray(r, np.int32) for r in own]) if to_fit else ()))
@@ -112,75 +127,111 @@ def _encoded_rows(examples: list, tok, style: str, max_seq_len: int, chunk: int)
     return encoded
 
 # %% ../nbs/04a_tokenized.ipynb #c018j
-def _fitted_pieces(ex, ids, trained, to_fit: tuple, tok, style: str, max_seq_len: int, truncation: str, truncated: Counter) -> list:
-    "The rows `ex` gives within `max_seq_len` (itself, its windows, or its fitted form), counted in `truncated`; `SkipRow` if none is trained."
+def _fitted_pieces(ex, ids, trained, to_fit: tuple, tok, style: str, max_seq_len: int,
+                   truncation: str, truncated: Counter) -> list:
+    """The rows `ex` gives within `max_seq_len` (itself, its windows, or its fitted form), counted
+    in `truncated`; `SkipRow` if none is trained."""
     pieces = [(ids, trained)]
     if len(ids) > max_seq_len and ex.is_text:
         pieces = text_windows(ids, trained, max_seq_len); truncated['text cut into windows'] += 1
-    elif len(ids) > max_seq_len:   # fitted once the encoder thread is done: fitting calls the tokenizer too
+    # fitted once the encoder thread is done: fitting calls the tokenizer too
+    elif len(ids) > max_seq_len:
         ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation, *to_fit)
         pieces = [(ids, trained)]; truncated[note] += 1
     if not np.any(trained): raise SkipRow('no trained tokens')
     return pieces
 
 # %% ../nbs/04a_tokenized.ipynb #c018z
-def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context', chunk=2048) -> TokenizedData:
+def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation='context',
+                      chunk=2048) -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style, examples = resolve_style(style, tok), list(examples)
     rows, (examples, conversation) = len(examples), _units(examples, tok, style)
     encoded = _encoded_rows(examples, tok, style, max_seq_len, chunk)
     skipped, truncated, kept, sources = Counter(), Counter(), [], []
     for ex, (ids, trained, to_fit) in zip(examples, encoded):
-        try: pieces = _fitted_pieces(ex, ids, trained, to_fit, tok, style, max_seq_len, truncation, truncated)
+        try: pieces = _fitted_pieces(ex, ids, trained, to_fit, tok, style, max_seq_len, truncation,
+                                     truncated)
         except SkipRow as e: skipped[e.reason] += 1; continue
         kept += pieces; sources += [ex.source] * len(pieces)
-    report = dict(rows=rows, kept=len(kept), skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
-    if len(examples) > rows: report['per_turn'] = _per_turn_cost(conversation, [len(ids) for ids, *_ in encoded])
+    report = dict(rows=rows, kept=len(kept), skipped=dict(skipped), truncated=dict(truncated),
+                  style=style, max_seq_len=max_seq_len)
+    if len(examples) > rows:
+        report['per_turn'] = _per_turn_cost(conversation, [len(ids) for ids, *_ in encoded])
     return TokenizedData.from_rows(kept, sources, report)
 
 # %% ../nbs/04a_tokenized.ipynb #c025
-CACHE_VERSION = 4   # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools; 4: ShareGPT, repaired rows
+# 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools;
+# 4: ShareGPT, repaired rows
+CACHE_VERSION = 4
 
 def tokenizer_fingerprint(tok) -> str:
     "Hash of what decides how `tok` tokenizes and renders."
-    backend = tok.backend_tokenizer.to_str() if hasattr(tok, 'backend_tokenizer') else json.dumps(tok.get_vocab(), sort_keys=True)
-    extra = json.dumps([getattr(tok, 'chat_template', None), tok.bos_token, tok.eos_token, bos_prefix(tok)])
+    backend = (tok.backend_tokenizer.to_str() if hasattr(tok, 'backend_tokenizer')
+               else json.dumps(tok.get_vocab(), sort_keys=True))
+    extra = json.dumps([getattr(tok, 'chat_template', None), tok.bos_token, tok.eos_token,
+                        bos_prefix(tok)])
     return hashlib.sha256((backend + extra).encode()).hexdigest()
 
 # %% ../nbs/04a_tokenized.ipynb #c025a
 def data_fingerprint(examples, tok, style, max_seq_len, truncation) -> str:
-    h = hashlib.sha256(json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, max_seq_len, truncation]).encode())
+    h = hashlib.sha256(json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, max_seq_len,
+                                   truncation]).encode())
     for ex in examples:
-        turns = [(t.role, t.content, t.context, t.train, t.reasoning, t.tool_calls, t.extra) for t in ex.turns]
-        h.update(json.dumps([ex.system, ex.source, ex.tools, turns], sort_keys=True, default=str).encode())
+        turns = [(t.role, t.content, t.context, t.train, t.reasoning, t.tool_calls, t.extra)
+                 for t in ex.turns]
+        h.update(json.dumps([ex.system, ex.source, ex.tools, turns], sort_keys=True,
+                            default=str).encode())
     return h.hexdigest()[:24]
 
-# %% ../nbs/04a_tokenized.ipynb #c026
-def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='context', cache=True) -> TokenizedData:
-    "`tokenize_examples`, loaded from or saved to `cache_dir()/tokenized` when `cache`."
-    style = resolve_style(style, tok)
-    if not cache: return tokenize_examples(examples, tok, style, max_seq_len, truncation)
-    path = cache_dir() / 'tokenized' / f'{data_fingerprint(examples, tok, style, max_seq_len, truncation)}.npz'
-    if path.exists():
-        z = np.load(path, allow_pickle=False)
-        meta = json.loads(str(z['meta']))
-        return TokenizedData(z['tokens'], z['trained'], z['offsets'], meta['sources'], {**meta['report'], 'cached': True})
-    data = tokenize_examples(examples, tok, style, max_seq_len, truncation)
+# %% ../nbs/04a_tokenized.ipynb #c025d
+def _save_npz(data: TokenizedData, path: Path):
+    "Write `data` to the `.npz` file `path`, whole or not at all."
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')   # per process: parallel runs may tokenize the same data
+    # per process: parallel runs may tokenize the same data
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')
     np.savez(tmp, tokens=data.tokens, trained=data.trained, offsets=data.offsets,
              meta=json.dumps({'sources': data.sources, 'report': data.report}))
     tmp.replace(path)
+
+# %% ../nbs/04a_tokenized.ipynb #c025e
+def _load_npz(path: Path) -> TokenizedData:
+    "The `TokenizedData` that `_save_npz` wrote to `path`, its report marked as cached."
+    z = np.load(path, allow_pickle=False)
+    meta = json.loads(str(z['meta']))
+    return TokenizedData(z['tokens'], z['trained'], z['offsets'], meta['sources'],
+                         {**meta['report'], 'cached': True})
+
+# %% ../nbs/04a_tokenized.ipynb #c026
+def tokenize_cached(examples, tok, style='auto', max_seq_len=1024, truncation='context',
+                    cache=True) -> TokenizedData:
+    "`tokenize_examples`, loaded from or saved to `cache_dir()/tokenized` when `cache`."
+    style = resolve_style(style, tok)
+    if not cache: return tokenize_examples(examples, tok, style, max_seq_len, truncation)
+    key = data_fingerprint(examples, tok, style, max_seq_len, truncation)
+    path = cache_dir() / 'tokenized' / f'{key}.npz'
+    if path.exists(): return _load_npz(path)
+    data = tokenize_examples(examples, tok, style, max_seq_len, truncation)
+    _save_npz(data, path)
     return data
+
+# %% ../nbs/04a_tokenized.ipynb #c027b0
+def _mapped(file: Path, dtype) -> np.ndarray:
+    """The array in the raw `file`, memory-mapped (an empty file gives an empty array: numpy cannot
+    map one)."""
+    return np.memmap(file, dtype, 'r') if file.stat().st_size else np.zeros(0, dtype)
 
 # %% ../nbs/04a_tokenized.ipynb #c027b
 def load_tokenized(path) -> TokenizedData:
-    "The `TokenizedData` that `tokenize_stream` wrote to the folder `path`, its arrays memory-mapped."
+    """The `TokenizedData` that `tokenize_stream` wrote to the folder `path`, its arrays
+    memory-mapped."""
     path = Path(path)
     meta = json.loads((path / 'meta.json').read_text())
-    mapped = lambda name, dtype: np.memmap(path / name, dtype, 'r') if (path / name).stat().st_size else np.zeros(0, dtype)
-    offsets = np.concatenate([[0], np.cumsum(mapped('lengths.bin', np.int64))]).astype(np.int64)
-    return TokenizedData(mapped('tokens.bin', np.int32), mapped('trained.bin', bool), offsets, meta['sources'], meta['report'])
+    lengths = _mapped(path / 'lengths.bin', np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return TokenizedData(_mapped(path / 'tokens.bin', np.int32),
+                         _mapped(path / 'trained.bin', bool), offsets,
+                         meta['sources'], meta['report'])
 
 # %% ../nbs/04a_tokenized.ipynb #c027f
 def _merged_report(reports: list, style: str, max_seq_len: int) -> dict:
@@ -188,26 +239,34 @@ def _merged_report(reports: list, style: str, max_seq_len: int) -> dict:
     counts, skipped, truncated, per_turn = Counter(), Counter(), Counter(), Counter()
     for r in reports:
         counts.update(rows=r['rows'], kept=r['kept'])
-        skipped.update(r['skipped']); truncated.update(r['truncated']); per_turn.update(r.get('per_turn', {}))
-    report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped), truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
+        skipped.update(r['skipped']); truncated.update(r['truncated'])
+        per_turn.update(r.get('per_turn', {}))
+    report = dict(rows=counts['rows'], kept=counts['kept'], skipped=dict(skipped),
+                  truncated=dict(truncated), style=style, max_seq_len=max_seq_len)
     if per_turn: report['per_turn'] = dict(per_turn)
     return report
 
 # %% ../nbs/04a_tokenized.ipynb #c027i
-def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncation='context', chunk=8192) -> TokenizedData:
-    "`tokenize_examples` over an iterable of examples, `chunk` at a time, each chunk appended to files in the folder `path`: memory stays flat."
+def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncation='context',
+                    chunk=8192) -> TokenizedData:
+    """`tokenize_examples` over an iterable of examples, `chunk` at a time, each chunk appended to
+    files in the folder `path`: memory stays flat."""
     style, path = resolve_style(style, tok), Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     tmp.mkdir(parents=True, exist_ok=True)
     sources, reports, rows = [], [], iter(examples)
     try:
-        with open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm, open(tmp / 'lengths.bin', 'wb') as fl:
+        with (open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm,
+              open(tmp / 'lengths.bin', 'wb') as fl):
             while part := list(itertools.islice(rows, chunk)):
                 data = tokenize_examples(part, tok, style, max_seq_len, truncation)
-                data.tokens.tofile(ft); data.trained.tofile(fm); data.lengths.astype(np.int64).tofile(fl)
+                data.tokens.tofile(ft); data.trained.tofile(fm)
+                data.lengths.astype(np.int64).tofile(fl)
                 sources += data.sources; reports.append(data.report)
-    except BaseException: shutil.rmtree(tmp); raise   # a stream that fails leaves nothing half-written
-    (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': _merged_report(reports, style, max_seq_len)}))
+    except BaseException:
+        shutil.rmtree(tmp); raise   # a stream that fails leaves nothing half-written
+    report = _merged_report(reports, style, max_seq_len)
+    (tmp / 'meta.json').write_text(json.dumps({'sources': sources, 'report': report}))
     if path.exists(): shutil.rmtree(path)
     tmp.rename(path)
     return load_tokenized(path)

