@@ -122,6 +122,23 @@ def _refuse(name: str, why: str) -> DataError:
     return DataError(f'the chat template {name} {why}; use prompt_style="classic", or a tokenizer '
                      f'whose template does')
 
+# %% ../nbs/03a_chat_templates.ipynb #c025g3
+def _call_marker(render, specials: list, appended: bool) -> list:
+    """The special token that closes a tool call, read from a probe render; [] where none does or
+    tools are refused."""
+    call = [Turn('user', 'What is the weather like there?'),
+            Turn('assistant', '', tool_calls=_CALL)]
+    try: called = render(Example(call, tools=_WEATHER), False).rstrip()
+    except Exception:
+        return []   # a template without tools: rows with tool calls meet its own refusal
+    if appended:   # closed by the tool turn's opening
+        result = Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather'})
+        answered = render(Example(call + [result], tools=_WEATHER), False)
+        return (_special_run(answered[len(called):].lstrip('\n'), specials)[:1]
+                if answered.startswith(called) else [])
+    return ([s for s in specials if called[called.rfind('Oslo'):].endswith(s)][:1]
+            if 'Oslo' in called else [])
+
 # %% ../nbs/03a_chat_templates.ipynb #c025g
 def _end_of_turn(tok, render) -> tuple:
     """(markers, appended): the special token(s) that close a reply and a tool call, read from
@@ -141,23 +158,6 @@ def _end_of_turn(tok, render) -> tuple:
     markers = [run[-1]] + [m for m in _call_marker(render, specials, appended)
                            if m not in (tok.eos_token, run[-1])]
     return tuple(markers), appended
-
-# %% ../nbs/03a_chat_templates.ipynb #c025g3
-def _call_marker(render, specials: list, appended: bool) -> list:
-    """The special token that closes a tool call, read from a probe render; [] where none does or
-    tools are refused."""
-    call = [Turn('user', 'What is the weather like there?'),
-            Turn('assistant', '', tool_calls=_CALL)]
-    try: called = render(Example(call, tools=_WEATHER), False).rstrip()
-    except Exception:
-        return []   # a template without tools: rows with tool calls meet its own refusal
-    if appended:   # closed by the tool turn's opening
-        result = Turn('tool', '{"sky": "clear"}', extra={'name': 'get_weather'})
-        answered = render(Example(call + [result], tools=_WEATHER), False)
-        return (_special_run(answered[len(called):].lstrip('\n'), specials)[:1]
-                if answered.startswith(called) else [])
-    return ([s for s in specials if called[called.rfind('Oslo'):].endswith(s)][:1]
-            if 'Oslo' in called else [])
 
 # %% ../nbs/03a_chat_templates.ipynb #c025a1
 @dataclass(frozen=True)
