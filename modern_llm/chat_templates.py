@@ -17,7 +17,8 @@ __all__ = ['trl_chat_templates', 'template_name', 'render_chats', 'ChatPlan', 'c
 # a tool list and a call to it, for the probes below
 _WEATHER = [{'type': 'function', 'function': {
     'name': 'get_weather', 'description': 'The weather in a city',
-    'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}}, 'required': ['city']}}}]
+    'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}},
+                   'required': ['city']}}}]
 
 _CALL = [{'type': 'function', 'function': {'name': 'get_weather', 'arguments': {'city': 'Oslo'}}}]
 

@@ -99,12 +99,12 @@ def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'conte
         runs = _reuse_runs(segs, runs, new_segs, tok)
         ex, segs, note = shorter, new_segs, 'context shortened'
         ids, trained = encode_segments(segs, tok, iter(runs))
-    kept = len(ids) > max_len and policy == 'context' and _leading_turns(segs, runs, ids, tok, max_len)
-    if kept: (ids, trained), note = kept, 'later turns dropped'
+    drop_turns = len(ids) > max_len and policy == 'context'
+    if drop_turns and (kept := _leading_turns(segs, runs, ids, tok, max_len)):
+        (ids, trained), note = kept, 'later turns dropped'
     if len(ids) > max_len:
-        raise SkipRow(f'longer than max_seq_len={max_len} ' + ('even after truncation'
-                                                               if policy == 'context'
-                                                             else '(truncation="drop")'))
+        why = 'even after truncation' if policy == 'context' else '(truncation="drop")'
+        raise SkipRow(f'longer than max_seq_len={max_len} {why}')
     return ids, trained, note
 
 # %% ../nbs/04_masking.ipynb #c021a

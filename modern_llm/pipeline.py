@@ -251,8 +251,9 @@ def _source_lines(s: dict) -> list:
 def _split_lines(split: str, m: dict, st: dict) -> list:
     """The report's lines on one split: rows kept, tokens, lengths, and what masking skipped, cut
     or split."""
-    out = [f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} "
-           f"trained), length median {st['median']:.0f}, p95 {st['p95']:.0f}, max {st['max']}"]
+    out = [f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens "
+           f"({st['trained_fraction']:.0%} trained), length median {st['median']:.0f}, "
+           f"p95 {st['p95']:.0f}, max {st['max']}"]
     out += [f"  skipped {n}: {why}" for why, n in m['skipped'].items()]
     out += [f"  {n} rows: {why}" for why, n in m['truncated'].items()]
     if 'per_turn' in m:
