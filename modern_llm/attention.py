@@ -16,7 +16,8 @@ __all__ = ['PACKED_ATTENTION', 'attention_mask_4d', 'sdpa_with_sinks', 'document
 
 # %% ../nbs/05a_attention.ipynb #a017
 def attention_mask_4d(T: int, S: int, attention_mask=None, doc_ids=None, device=None):
-    "Boolean [B|1, 1, T, S] mask (True = may attend) for T queries at the end of S keys; None when plain causal suffices."
+    """Boolean [B|1, 1, T, S] mask (True = may attend) for T queries at the end of S keys; None
+    when plain causal suffices."""
     if doc_ids is None and (attention_mask is None or bool(attention_mask.all())):
         if T == S: return None
         attention_mask = None
@@ -29,21 +30,32 @@ def attention_mask_4d(T: int, S: int, attention_mask=None, doc_ids=None, device=
         m = m & (doc_ids[:, None, :, None] == doc_ids[:, None, None, :])
     return m | (k == q)
 
+# %% ../nbs/05a_attention.ipynb #a020a
+def _sink_bias(allowed, sinks, B: int, H: int, q) -> torch.Tensor:
+    """The attention bias of `allowed` [.., T, S] (-inf where not), and one more key column: each
+    head's sink logit."""
+    T, S = allowed.shape[-2:]
+    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)
+    bias = bias.masked_fill(~allowed, float('-inf'))
+    return torch.cat([bias.expand(B, H, T, S),
+                      sinks.to(q.dtype).view(1, H, 1, 1).expand(B, H, T, 1)], -1)
+
 # %% ../nbs/05a_attention.ipynb #a020
 def sdpa_with_sinks(q, k, v, mask, sinks):
     "SDPA where each head also attends to a virtual key of logit `sinks[h]` and value zero."
-    B, H, T, D = q.shape
-    S = k.shape[2]
-    allowed = mask if mask is not None else torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
-    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float('-inf'))
-    bias = torch.cat([bias.expand(B, H, T, S), sinks.to(q.dtype).view(1, H, 1, 1).expand(B, H, T, 1)], -1)
+    (B, H, T, D), S = q.shape, k.shape[2]
+    allowed = mask if mask is not None else torch.ones(T, S, dtype=torch.bool,
+                                                       device=q.device).tril(S - T)
     zero = k.new_zeros(B, k.shape[1], 1, D)
     # the virtual key is zero, so its logit q·k is 0 and the bias column alone sets it to sinks[h]
-    return F.scaled_dot_product_attention(q, torch.cat([k, zero], 2), torch.cat([v, zero], 2), attn_mask=bias, enable_gqa=True)
+    return F.scaled_dot_product_attention(q, torch.cat([k, zero], 2), torch.cat([v, zero], 2),
+                                          attn_mask=_sink_bias(allowed, sinks, B, H, q),
+                                          enable_gqa=True)
 
 # %% ../nbs/05a_attention.ipynb #a023b
 def document_spans(doc_ids) -> list:
-    "`(row, start, end)` of every run of equal non-negative `doc_ids` in a [B, T] tensor of packed rows."
+    """`(row, start, end)` of every run of equal non-negative `doc_ids` in a [B, T] tensor of
+    packed rows."""
     spans = []
     for r, row in enumerate(doc_ids.tolist()):
         start = 0
@@ -53,52 +65,71 @@ def document_spans(doc_ids) -> list:
                 start = i
     return spans
 
+# %% ../nbs/05a_attention.ipynb #a023b3
 class DocumentSpans:
-    "The `document_spans` of a batch as one opaque object, so that a compiled block neither inspects nor specializes on them."
+    """The `document_spans` of a batch as one opaque object, so that a compiled block neither
+    inspects nor specializes on them."""
     def __init__(self, spans: list): self.spans = spans
     def __iter__(self): return iter(self.spans)
 
+# %% ../nbs/05a_attention.ipynb #a023b6
 @torch.compiler.disable
 def document_attention(q, k, v, spans, sinks=None):
-    "Causal attention within each `(row, start, end)` span; positions outside every span (padding) get zeros."
+    """Causal attention within each `(row, start, end)` span; positions outside every span
+    (padding) get zeros."""
     y = q.new_zeros(q.shape)
     for r, s, e in spans:
         qd, kd, vd = q[r:r + 1, :, s:e], k[r:r + 1, :, s:e], v[r:r + 1, :, s:e]
         y[r:r + 1, :, s:e] = (sdpa_with_sinks(qd, kd, vd, None, sinks) if sinks is not None else
-                              F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, enable_gqa=True))
+                              F.scaled_dot_product_attention(qd, kd, vd, is_causal=True,
+                                                             enable_gqa=True))
     return y
 
 # %% ../nbs/05a_attention.ipynb #a023e
-_compiled_flex = None
-
 def document_block_mask(doc_ids) -> BlockMask:
-    "FlexAttention block mask of packed rows `doc_ids` [B, T]: causal within each document; padding (-1) sees only itself."
-    def document_causal(b, h, q, k): return ((k <= q) & (doc_ids[b, q] == doc_ids[b, k]) & (doc_ids[b, k] >= 0)) | (q == k)
+    """FlexAttention block mask of packed rows `doc_ids` [B, T]: causal within each document;
+    padding (-1) sees only itself."""
+    def document_causal(b, h, q, k):
+        return ((k <= q) & (doc_ids[b, q] == doc_ids[b, k]) & (doc_ids[b, k] >= 0)) | (q == k)
     B, T = doc_ids.shape
     return create_block_mask(document_causal, B, None, T, T, device=doc_ids.device)
 
+# %% ../nbs/05a_attention.ipynb #a023e3
 def attention_dtype(t: torch.Tensor) -> torch.dtype:
-    "The dtype attention runs in: autocast's where autocast is on (SDPA casts itself the same way), else `t`'s own."
+    """The dtype attention runs in: autocast's where autocast is on (SDPA casts itself the same
+    way), else `t`'s own."""
     device = t.device.type
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else t.dtype
 
+# %% ../nbs/05a_attention.ipynb #a023e6
+_compiled_flex = None
+
 def flex_document_attention(q, k, v, block_mask: BlockMask, sinks=None):
-    "Attention under `block_mask` with compiled FlexAttention (compiled once per process, on first use)."
+    """Attention under `block_mask` with compiled FlexAttention (compiled once per process, on
+    first use)."""
     global _compiled_flex
-    if sinks is not None: raise ValueError("packed_attention='flex' does not support attention sinks; use 'spans' or 'mask'")
+    if sinks is not None:
+        raise ValueError("packed_attention='flex' does not support attention sinks; "
+                         "use 'spans' or 'mask'")
     if _compiled_flex is None: _compiled_flex = torch.compile(flex_attention, dynamic=False)
-    # under autocast, RoPE's FP32 cos/sin have promoted q and k back to FP32; FlexAttention is not on autocast's list
+    # under autocast, RoPE's FP32 cos/sin have promoted q and k back to FP32; FlexAttention is not
+    # on autocast's list
     dtype = attention_dtype(q)
-    return _compiled_flex(q.to(dtype), k.to(dtype), v.to(dtype), block_mask=block_mask, enable_gqa=True)
+    return _compiled_flex(q.to(dtype), k.to(dtype), v.to(dtype), block_mask=block_mask,
+                          enable_gqa=True)
 
 # %% ../nbs/05a_attention.ipynb #a023i
 class DocumentRuns(NamedTuple):
-    "Packed rows laid end to end for `varlen_attn`: where each run of one document (or of padding) starts, and the longest run."
-    cu_seqlens: torch.Tensor   # int32 [runs + 1]: the start of every run, then the total token count
+    """Packed rows laid end to end for `varlen_attn`: where each run of one document (or of
+    padding) starts, and the longest run."""
+    # int32 [runs + 1]: the start of every run, then the total token count
+    cu_seqlens: torch.Tensor
     max_len: int
 
+# %% ../nbs/05a_attention.ipynb #a023i3
 def document_runs(doc_ids) -> DocumentRuns:
-    "The runs of equal `doc_ids` [B, T] in the flattened [B * T] tokens (one sync with the device, for `max_len`)."
+    """The runs of equal `doc_ids` [B, T] in the flattened [B * T] tokens (one sync with the
+    device, for `max_len`)."""
     B, T = doc_ids.shape
     flat = doc_ids.flatten()
     starts = F.pad(flat[1:] != flat[:-1], (1, 0), value=True)
@@ -106,30 +137,50 @@ def document_runs(doc_ids) -> DocumentRuns:
     cu = F.pad(starts.nonzero().flatten(), (0, 1), value=B * T).to(torch.int32)
     return DocumentRuns(cu, int((cu[1:] - cu[:-1]).max()))
 
-# %% ../nbs/05a_attention.ipynb #a023l
-def varlen_document_attention(q, k, v, runs: DocumentRuns, sinks=None):
-    "Causal attention within each run of `runs`, by flash attention's variable-length kernel (CUDA, BF16/FP16)."
-    if sinks is not None: raise ValueError("packed_attention='varlen' does not support attention sinks; use 'spans' or 'mask'")
+# %% ../nbs/05a_attention.ipynb #a023l0
+def _varlen_dtype(q) -> torch.dtype:
+    """The dtype varlen attention computes in; an error with the fix where flash attention cannot
+    run."""
     if q.device.type != 'cuda':
-        raise RuntimeError(f"packed_attention='varlen' needs a CUDA device (flash attention), not {q.device.type}; use 'spans' or 'auto'")
+        raise RuntimeError(f"packed_attention='varlen' needs a CUDA device (flash attention), not "
+                           f"{q.device.type}; "
+                           f"use 'spans' or 'auto'")
     dtype = attention_dtype(q)
     if dtype not in (torch.bfloat16, torch.float16):
-        raise ValueError(f"packed_attention='varlen' computes in bf16 or fp16 (flash attention), not {dtype}; use "
+        raise ValueError(f"packed_attention='varlen' computes in bf16 or fp16 (flash attention), "
+                         f"not {dtype}; use "
                          f"mixed_precision='bf16', or packed_attention='flex' or 'auto' in FP32")
+    return dtype
+
+# %% ../nbs/05a_attention.ipynb #a023l
+def varlen_document_attention(q, k, v, runs: DocumentRuns, sinks=None):
+    """Causal attention within each run of `runs`, by flash attention's variable-length kernel
+    (CUDA, BF16/FP16)."""
+    if sinks is not None:
+        raise ValueError("packed_attention='varlen' does not support attention sinks; "
+                         "use 'spans' or 'mask'")
+    dtype = _varlen_dtype(q)
     B, H, T, D = q.shape
-    def laid_out(t): return t.transpose(1, 2).reshape(B * T, t.shape[1], D).to(dtype)   # [tokens, heads, head_dim]
-    y = varlen_attn(laid_out(q), laid_out(k), laid_out(v), runs.cu_seqlens, runs.cu_seqlens, runs.max_len, runs.max_len,
-                    window_size=(-1, 0), enable_gqa=True)
+    # [tokens, heads, head_dim]
+    def laid_out(t): return t.transpose(1, 2).reshape(B * T, t.shape[1], D).to(dtype)
+    y = varlen_attn(laid_out(q), laid_out(k), laid_out(v), runs.cu_seqlens, runs.cu_seqlens,
+                    runs.max_len,
+                    runs.max_len, window_size=(-1, 0), enable_gqa=True)
     return y.view(B, T, H, D).transpose(1, 2)
 
 # %% ../nbs/05a_attention.ipynb #a023q
 PACKED_ATTENTION = ('auto', 'spans', 'flex', 'varlen', 'mask')
 
-def packed_attention_path(choice: str, device: torch.device, half: bool, sinks: bool = False) -> str:
-    "The kernel `choice` means for packed rows on `device` when attention computes in BF16/FP16 (`half`) or not, with or without sinks."
-    if choice not in PACKED_ATTENTION: raise ValueError(f"packed_attention must be one of {', '.join(PACKED_ATTENTION)}; got {choice!r}")
+def packed_attention_path(choice: str, device: torch.device, half: bool,
+                          sinks: bool = False) -> str:
+    """The kernel `choice` means for packed rows on `device` when attention computes in BF16/FP16
+    (`half`) or not, with or without sinks."""
+    if choice not in PACKED_ATTENTION:
+        raise ValueError(f"packed_attention must be one of {', '.join(PACKED_ATTENTION)}; "
+                         f"got {choice!r}")
     if choice != 'auto': return choice
     if device.type != 'cuda': return 'spans'
     if sinks: return 'mask'
-    flash = torch.backends.cuda.is_flash_attention_available() and torch.cuda.get_device_capability(device) >= (8, 0)
+    flash = (torch.backends.cuda.is_flash_attention_available()
+             and torch.cuda.get_device_capability(device) >= (8, 0))
     return 'varlen' if half and flash else 'flex'

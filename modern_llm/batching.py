@@ -4,21 +4,21 @@
 
 # %% ../nbs/05_batching.ipynb #c003
 from __future__ import annotations
-import bisect, json, random
+import bisect, random
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np
 import torch
-from .masking import IGNORE, TokenizedData
+from fastcore.basics import patch
+from .masking import IGNORE
+from .tokenized import TokenizedData
 
 # %% auto #0
-__all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report',
-           'PreparedData', 'tokenizer_name', 'config_examples', 'prepare_data', 'prepare_streamed', 'text_data',
-           'data_report', 'format_report', 'plot_lengths']
+__all__ = ['collate', 'pack_collate', 'best_fit_decreasing', 'BatchPlan', 'BatchStream', 'real_fraction', 'padding_report']
 
 # %% ../nbs/05_batching.ipynb #c006
 def _round_up(n: int, multiple: int) -> int: return -(-n // multiple) * multiple
 
+# %% ../nbs/05_batching.ipynb #c006a
 def collate(rows, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
     "Right-padded batch of `(ids, trained)` rows: input_ids, labels, attention_mask, position_ids."
     T = _round_up(max(len(ids) for ids, _ in rows), pad_to_multiple_of)
@@ -36,7 +36,8 @@ def collate(rows, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
 # %% ../nbs/05_batching.ipynb #c009
 def pack_collate(bins, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
     "Batch of packed rows; each bin is a list of `(ids, trained)` documents."
-    rows = [([t for ids, _ in docs for t in ids], [f for _, tr in docs for f in tr]) for docs in bins]
+    rows = [([t for ids, _ in docs for t in ids], [f for _, tr in docs for f in tr])
+            for docs in bins]
     batch = collate(rows, pad_id, pad_to_multiple_of)
     T = batch['input_ids'].shape[1]
     pos = torch.zeros((len(bins), T), dtype=torch.long)
@@ -55,10 +56,12 @@ def pack_collate(bins, pad_id: int, pad_to_multiple_of: int = 8) -> dict:
 def best_fit_decreasing(lengths, capacity: int) -> list:
     "Bins (lists of indices into `lengths`) of total length <= `capacity`, by best-fit decreasing."
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    room, bin_of_room, bins = [], [], []   # room sorted ascending; bin_of_room[k] is the bin with room[k]
+    # room sorted ascending; bin_of_room[k] is the bin with room[k]
+    room, bin_of_room, bins = [], [], []
     for i in order:
         n = lengths[i]
-        if n > capacity: raise ValueError(f'row {i} has {n} tokens, more than the packing capacity {capacity}')
+        if n > capacity:
+            raise ValueError(f'row {i} has {n} tokens, more than the packing capacity {capacity}')
         k = bisect.bisect_left(room, n)
         if k == len(room): b = len(bins); bins.append([]); left = capacity
         else: b = bin_of_room.pop(k); left = room.pop(k)
@@ -77,65 +80,97 @@ class BatchPlan:
     packing: bool = True
     seed: int = 42
     window: int = 64
-    curriculum: bool = False   # epoch 0 runs from short to long documents instead of in random order
+    # epoch 0 runs from short to long documents instead of in random order
+    curriculum: bool = False
 
-    def epoch(self, epoch: int) -> list:
-        rng = random.Random(f'{self.seed}:{epoch}')
-        order = list(range(len(self.lengths))); rng.shuffle(order)
-        if self.packing:
-            bins = best_fit_decreasing([int(self.lengths[i]) for i in order], self.max_seq_len)
-            # the few part-filled rows land in the same micro-batches, which then pad only to their own longest
-            units = sorted(([order[i] for i in b] for b in bins), key=lambda b: -sum(self.lengths[i] for i in b))
-        else:
-            w = self.window * self.micro_batch_size
-            units = [i for s in range(0, len(order), w) for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
-        batches = [units[s:s + self.micro_batch_size] for s in range(0, len(units), self.micro_batch_size)]
-        if self.curriculum and epoch == 0: batches.sort(key=self._mean_doc_length)
-        else: rng.shuffle(batches)
-        return batches
+# %% ../nbs/05_batching.ipynb #c015a
+@patch
+def epoch(self: BatchPlan, epoch: int) -> list:
+    "The micro-batches of `epoch`, from the seed and the epoch number alone."
+    rng = random.Random(f'{self.seed}:{epoch}')
+    order = list(range(len(self.lengths))); rng.shuffle(order)
+    if self.packing:
+        bins = best_fit_decreasing([int(self.lengths[i]) for i in order], self.max_seq_len)
+        # the few part-filled rows land in the same micro-batches, which then pad only to their
+        # own longest
+        units = sorted(([order[i] for i in b] for b in bins),
+                       key=lambda b: -sum(self.lengths[i] for i in b))
+    else:
+        w = self.window * self.micro_batch_size
+        units = [i for s in range(0, len(order), w)
+                 for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
+    batches = [units[s:s + self.micro_batch_size]
+               for s in range(0, len(units), self.micro_batch_size)]
+    if self.curriculum and epoch == 0: batches.sort(key=self._mean_doc_length)
+    else: rng.shuffle(batches)
+    return batches
 
-    def _mean_doc_length(self, batch) -> float:
-        docs = [i for unit in batch for i in (unit if self.packing else [unit])]
-        return float(np.mean(self.lengths[docs]))
+# %% ../nbs/05_batching.ipynb #c016a
+@patch
+def _mean_doc_length(self: BatchPlan, batch) -> float:
+    docs = [i for unit in batch for i in (unit if self.packing else [unit])]
+    return float(np.mean(self.lengths[docs]))
 
 # %% ../nbs/05_batching.ipynb #c020
 class BatchStream:
     "Endless iterator of collated micro-batches over `data`, resumable through `state_dict`."
-    def __init__(self, data: TokenizedData, plan: BatchPlan, pad_id: int, pad_to_multiple_of: int = 8):
+    def __init__(self, data: TokenizedData, plan: BatchPlan, pad_id: int,
+                 pad_to_multiple_of: int = 8):
         self.data, self.plan, self.pad_id, self.multiple = data, plan, pad_id, pad_to_multiple_of
         self.epoch_no, self.index, self._batches = 0, 0, None
-
-    def state_dict(self) -> dict: return {'epoch': self.epoch_no, 'index': self.index, 'seed': self.plan.seed}
-    def load_state_dict(self, state: dict):
-        if state['seed'] != self.plan.seed: raise ValueError(f"data state was saved with seed {state['seed']}, not {self.plan.seed}")
-        self.epoch_no, self.index, self._batches = state['epoch'], state['index'], None
-
-    def collate(self, batch) -> dict:
-        if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch], self.pad_id, self.multiple)
-        return collate([self.data.row(i) for i in batch], self.pad_id, self.multiple)
-
-    def epoch_batches(self, epoch: int = 0, rank: int = 0, world: int = 1):
-        "Collated micro-batches of one whole epoch, e.g. for evaluation, or every `world`-th from `rank` (a torchrun process's share); the stream's position does not move."
-        return (self.collate(b) for b in self.plan.epoch(epoch)[rank::world])
-
-    def skip(self) -> list:
-        "Move past the next micro-batch without collating it (another torchrun process trains on it); return its row indices."
-        if self._batches is None: self._batches = self.plan.epoch(self.epoch_no)
-        if self.index >= len(self._batches): self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return self.skip()
-        self.index += 1
-        return self._batches[self.index - 1]
 
     def __iter__(self): return self
     def __next__(self) -> dict: return self.collate(self.skip())
 
+# %% ../nbs/05_batching.ipynb #c020a
+@patch
+def collate(self: BatchStream, batch) -> dict:
+    "The tensors of a micro-batch of row indices (of bins, when packing)."
+    if self.plan.packing: return pack_collate([[self.data.row(i) for i in b] for b in batch],
+                                              self.pad_id, self.multiple)
+    return collate([self.data.row(i) for i in batch], self.pad_id, self.multiple)
+
+# %% ../nbs/05_batching.ipynb #c020d
+@patch
+def skip(self: BatchStream) -> list:
+    """Move past the next micro-batch without collating it (another torchrun process trains on it);
+    return its row indices."""
+    if self._batches is None: self._batches = self.plan.epoch(self.epoch_no)
+    if self.index >= len(self._batches):
+        self.epoch_no, self.index, self._batches = self.epoch_no + 1, 0, None; return self.skip()
+    self.index += 1
+    return self._batches[self.index - 1]
+
+# %% ../nbs/05_batching.ipynb #c020g
+@patch
+def epoch_batches(self: BatchStream, epoch: int = 0, rank: int = 0, world: int = 1):
+    """Collated micro-batches of one whole epoch, e.g. for evaluation, or every `world`-th from
+    `rank` (a torchrun process's share); the stream's position does not move."""
+    return (self.collate(b) for b in self.plan.epoch(epoch)[rank::world])
+
+# %% ../nbs/05_batching.ipynb #c020j
+@patch
+def state_dict(self: BatchStream) -> dict: return {'epoch': self.epoch_no, 'index': self.index,
+                                                   'seed': self.plan.seed}
+
+# %% ../nbs/05_batching.ipynb #c020n
+@patch
+def load_state_dict(self: BatchStream, state: dict):
+    if state['seed'] != self.plan.seed:
+        raise ValueError(f"data state was saved with seed {state['seed']}, not {self.plan.seed}")
+    self.epoch_no, self.index, self._batches = state['epoch'], state['index'], None
+
 # %% ../nbs/05_batching.ipynb #c026
 def real_fraction(batches_lengths, multiple: int = 8) -> float:
-    "Real tokens / computed tokens for batches given as lists of row lengths (each padded to its longest)."
+    """Real tokens / computed tokens for batches given as lists of row lengths (each padded to its
+    longest)."""
     real = sum(sum(b) for b in batches_lengths)
     return real / sum(_round_up(max(b), multiple) * len(b) for b in batches_lengths)
 
+# %% ../nbs/05_batching.ipynb #c026a
 def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int = 42) -> dict:
-    "Fraction of real (non-pad) tokens under pad-to-max, random dynamic padding, length buckets and packing."
+    """Fraction of real (non-pad) tokens under pad-to-max, random dynamic padding, length buckets
+    and packing."""
     lengths = np.asarray(lengths)
     order = np.random.default_rng(seed).permutation(len(lengths))
     mb = micro_batch_size
@@ -145,191 +180,5 @@ def padding_report(lengths, micro_batch_size: int, max_seq_len: int, seed: int =
     return {'pad_to_max': float(lengths.sum() / (len(lengths) * max_seq_len)),
             'dynamic_random': real_fraction(random_batches),
             'dynamic_buckets': real_fraction([[int(lengths[i]) for i in b] for b in bucket]),
-            'packing': real_fraction([[int(sum(lengths[i] for i in bin_)) for bin_ in b] for b in packed])}
-
-# %% ../nbs/05_batching.ipynb #c031
-from .config import SFTConfig
-import dataclasses, functools, hashlib
-from .data import parse_columns, train_last_assistant, DataError
-from .sources import parse_source, hub_rows, stream_examples, SourceReport, STREAM_BUFFER, _is_hub
-from .mixing import load_examples, split_eval, mix_by_ratio
-from .tokenizer import load_tokenizer, resolve_style, cache_dir
-from .masking import tokenize_cached, tokenize_stream, load_tokenized, tokenizer_fingerprint, data_fingerprint, CACHE_VERSION
-
-# %% ../nbs/05_batching.ipynb #c032
-@dataclass
-class PreparedData:
-    "Tokenized train and eval splits of a config, with the tokenizer, prompt style and per-source reports."
-    train: TokenizedData
-    eval: TokenizedData | None
-    tokenizer: object
-    style: str
-    sources: list
-    tokenizer_name: str = ''
-
-    def stream(self, cfg: SFTConfig, split: str = 'train', packing: bool | None = None) -> BatchStream:
-        "Resumable micro-batches of `split`; eval batches follow the same packing setting unless told otherwise."
-        data = self.train if split == 'train' else self.eval
-        plan = BatchPlan(data.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.packing if packing is None else packing, cfg.seed,
-                         curriculum=cfg.curriculum and split == 'train')
-        return BatchStream(data, plan, self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
-                           else self.tokenizer.eos_token_id, cfg.pad_to_multiple_of)
-
-# %% ../nbs/05_batching.ipynb #c034
-def tokenizer_name(cfg: SFTConfig) -> str:
-    "The tokenizer `cfg` implies: `cfg.tokenizer`, the one a `.pt` base checkpoint records, or the base model itself."
-    if cfg.tokenizer: return cfg.tokenizer
-    if str(cfg.base_model).endswith('.pt'):
-        from modern_llm.checkpoints import load_checkpoint
-        return (load_checkpoint(cfg.base_model).get('tokenizer') or {}).get('name') or cfg.base_model
-    return cfg.base_model
-
-def config_examples(cfg: SFTConfig) -> tuple:
-    "(train, eval, reports): the examples of `cfg`'s sources, with its eval dataset or a held-out fraction as eval."
-    load = lambda specs: load_examples(specs, cfg.seed, cfg.columns, cfg.train_on)
-    examples, reports = load(cfg.sft_datasets)
-    if not cfg.eval_dataset:
-        train, held = split_eval(examples, cfg.eval_fraction, cfg.seed)
-        return mix_by_ratio(train, reports, cfg.seed), held, reports
-    held, eval_reports = load([cfg.eval_dataset])
-    return mix_by_ratio(examples, reports, cfg.seed), held, reports + eval_reports
-
-def _check_split(data: TokenizedData, split: str, cfg: SFTConfig, sources: list) -> TokenizedData:
-    "`data`, or a `DataError` when tokenization skipped every row of `split`."
-    if len(data): return data
-    skips = '; '.join(f'{n} {why}' for why, n in data.report['skipped'].items())
-    raise DataError(f"dataset {', '.join(repr(r.name) for r in sources)}: no usable rows in the {split} split after tokenization: "
-                    f"all {data.report['rows']} skipped ({skips}). Raise max_seq_len (now {cfg.max_seq_len}; --max-length on the "
-                    f"command line), keep truncation='context' so that long inputs are cut, or shorten the rows.")
-
-def prepare_data(cfg: SFTConfig, tokenizer=None, name: str | None = None) -> PreparedData:
-    "Load, split, tokenize and mask the data of `cfg`, with `tokenizer` (called `name`) or the one `cfg` implies."
-    streamed = [s for s in cfg.sft_datasets if parse_source(s).n is not None and _is_hub(parse_source(s).name)]
-    if not streamed: train, held, reports = config_examples(cfg)   # the rows first: a bad source fails before the tokenizer loads
-    name = name or (cfg.tokenizer or cfg.base_model if tokenizer is not None else tokenizer_name(cfg))
-    tok = tokenizer or load_tokenizer(name)
-    if streamed: return prepare_streamed(cfg, tok, name, {s: functools.partial(hub_rows, parse_source(s).name, streaming=True) for s in streamed})
-    tokenize = lambda exs: tokenize_cached(exs, tok, cfg.prompt_style, cfg.max_seq_len, cfg.truncation)
-    train_data = _check_split(tokenize(train), 'train', cfg, reports)
-    eval_data = _check_split(tokenize(held), 'eval', cfg, reports[len(cfg.sft_datasets):] or reports) if held else None
-    return PreparedData(train_data, eval_data, tok, train_data.report['style'], reports, name)
-
-# %% ../nbs/05_batching.ipynb #c035b
-def _stream_split(ds, spec: str, cfg: SFTConfig, report: SourceReport, held: list):
-    "The training examples of streamed source `spec`, one at a time; a seeded `cfg.eval_fraction` of them goes to `held` instead."
-    s = parse_source(spec)
-    columns = parse_columns(cfg.columns, "config key 'columns'") if cfg.columns else None
-    s = dataclasses.replace(s, columns=s.columns or columns)
-    rng, fraction = random.Random(f'{cfg.seed}:eval:{s.name}'), 0 if cfg.eval_dataset else cfg.eval_fraction
-    for ex in stream_examples(ds, s, report, cfg.seed):
-        if cfg.train_on == 'last_assistant': train_last_assistant(ex)
-        report.kept += 1
-        if rng.random() < fraction: held.append(ex)
-        else: yield ex
-    if not report.kept: raise DataError(f"dataset '{s.name}': no usable rows out of {report.rows} streamed.\n{report}")
-
-# %% ../nbs/05_batching.ipynb #c035c
-def prepare_streamed(cfg: SFTConfig, tok, name: str, streams: dict) -> PreparedData:
-    "`prepare_data` for a config whose sources in `streams` are streamed (each mapped to a function that opens its `IterableDataset`): their rows are tokenized to disk in chunks as they stream."
-    style, listed = resolve_style(cfg.prompt_style, tok), [s for s in cfg.sft_datasets if s not in streams]
-    examples, listed_reports = load_examples(listed, cfg.seed, cfg.columns, cfg.train_on) if listed else ([], [])
-    train, held = split_eval(examples, 0 if cfg.eval_dataset else cfg.eval_fraction, cfg.seed)
-    if cfg.eval_dataset: held = load_examples([cfg.eval_dataset], cfg.seed, cfg.columns, cfg.train_on)[0]
-    key = json.dumps([CACHE_VERSION, tokenizer_fingerprint(tok), style, cfg.max_seq_len, cfg.truncation, cfg.sft_datasets, cfg.seed,
-                      cfg.columns, cfg.train_on, cfg.eval_fraction, cfg.eval_dataset, STREAM_BUFFER,
-                      data_fingerprint(examples + held, tok, style, cfg.max_seq_len, cfg.truncation)])
-    folder = cache_dir() / 'streamed' / hashlib.sha256(key.encode()).hexdigest()[:24]
-    if (folder / 'reports.json').exists():
-        reports = [SourceReport(**r) for r in json.loads((folder / 'reports.json').read_text())]
-        ev = load_tokenized(folder / 'eval') if (folder / 'eval').exists() else None
-        return PreparedData(load_tokenized(folder / 'train'), ev, tok, style, reports, name)
-    by_spec = {s: SourceReport(parse_source(s).name, requested=parse_source(s).n) for s in streams}
-    def rows():   # streamed rows first: the ratio sources after them need their count
-        count = 0
-        for spec, open_stream in streams.items():
-            for ex in _stream_split(open_stream(), spec, cfg, by_spec[spec], held): count += 1; yield ex
-        yield from mix_by_ratio(train, listed_reports, cfg.seed, elsewhere=count)
-    train_data = tokenize_stream(rows(), tok, folder / 'train', style, cfg.max_seq_len, cfg.truncation)
-    eval_data = tokenize_stream(held, tok, folder / 'eval', style, cfg.max_seq_len, cfg.truncation) if held else None
-    by_spec.update(zip(listed, listed_reports))
-    reports = [by_spec[s] for s in cfg.sft_datasets]
-    (folder / 'reports.json').write_text(json.dumps([r.as_dict() for r in reports]))
-    return PreparedData(train_data, eval_data, tok, style, reports, name)
-
-# %% ../nbs/05_batching.ipynb #c035t8
-def _text_docs(source: str | None) -> list:
-    from modern_llm.tasks import GENERAL_TEXT_FILE
-    from modern_llm.data import DataError
-    from modern_llm.sources import ASSETS_DIR, _rows_of
-    path = Path(source).expanduser() if source else ASSETS_DIR / GENERAL_TEXT_FILE
-    if path.suffix == '.txt':
-        if not path.is_file(): raise DataError(f"text file '{source}' does not exist")
-        return [p.strip() for p in path.read_text(encoding='utf-8').split('\n\n') if p.strip()]
-    docs = [r.get('text') for r in _rows_of(source) if isinstance(r, dict)]
-    docs = [d for d in docs if isinstance(d, str) and d.strip()]
-    if not docs: raise DataError(f"'{source}' has no rows with a non-empty 'text' field; give a .txt file or text rows")
-    return docs
-
-# %% ../nbs/05_batching.ipynb #c035t9
-def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
-    "Plain-text documents as fully trained rows of at most `max_seq_len` tokens."
-    rows = []
-    for ids in tok(_text_docs(source), add_special_tokens=False).input_ids:
-        ids = ids + [tok.eos_token_id]
-        rows += [(ids[s:s + max_seq_len], [True] * len(ids[s:s + max_seq_len])) for s in range(0, len(ids), max_seq_len)]
-    return TokenizedData.from_rows(rows, ['text'] * len(rows))
-
-# %% ../nbs/05_batching.ipynb #c037
-def _length_stats(data: TokenizedData) -> dict:
-    L = data.lengths
-    return dict(rows=len(data), tokens=int(L.sum()), trained_tokens=int(data.trained.sum()),
-                trained_fraction=float(data.trained.sum() / max(1, L.sum())), mean=float(L.mean()),
-                median=float(np.median(L)), p95=float(np.percentile(L, 95)), max=int(L.max()))
-
-def data_report(prep: PreparedData, cfg: SFTConfig) -> dict:
-    "Sources, skips, truncations, length statistics and padding efficiency of prepared data."
-    splits = {'train': prep.train, **({'eval': prep.eval} if prep.eval is not None else {})}
-    return {'tokenizer': prep.tokenizer_name, 'prompt_style': prep.style, 'max_seq_len': cfg.max_seq_len,
-            'sources': [dict(name=r.name, format=r.format, rows=r.rows, used=r.kept, requested=r.requested, ratio=r.ratio, mixed=r.mixed,
-                             skipped=dict(r.skipped), skipped_rows=r.skipped_rows, adjusted=dict(r.adjusted),
-                             adjusted_rows=r.adjusted_rows) for r in prep.sources],
-            'masking': {k: {x: d.report[x] for x in ('rows', 'kept', 'skipped', 'truncated', 'per_turn') if x in d.report}
-                        for k, d in splits.items()},
-            'lengths': {k: _length_stats(d) for k, d in splits.items()},
-            'real_token_fraction': padding_report(prep.train.lengths, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)}
-
-# %% ../nbs/05_batching.ipynb #c038
-def format_report(rep: dict) -> str:
-    "A readable summary of `data_report`'s dict."
-    out = [f"tokenizer {rep['tokenizer']}, prompt style {rep['prompt_style']}, max_seq_len {rep['max_seq_len']}"]
-    for s in rep['sources']:
-        out.append(f"source {s['name']} [{s['format']}]: {s['rows']} rows read, {s['used']} used"
-                   + (f" ({s['requested']} sampled)" if s['requested'] else '')
-                   + (f", {s['ratio']:.0%} of the training mix: {s['mixed']} examples" if s.get('ratio') else ''))
-        for kind in ('skipped', 'adjusted'):   # rows dropped, and rows kept after a repair (a leading assistant message dropped)
-            out += [f"  {kind} {n}: {why} (rows {', '.join(map(str, s[kind + '_rows'][why]))})" for why, n in s.get(kind, {}).items()]
-    for split, m in rep['masking'].items():
-        st = rep['lengths'][split]
-        out.append(f"{split}: {m['kept']}/{m['rows']} rows, {st['tokens']} tokens ({st['trained_fraction']:.0%} trained), "
-                   f"length median {st['median']:.0f}, p95 {st['p95']:.0f}, max {st['max']}")
-        out += [f"  skipped {n}: {why}" for why, n in m['skipped'].items()] + [f"  {n} rows: {why}" for why, n in m['truncated'].items()]
-        if 'per_turn' in m: out.append("  one example per reply (the chat template rewrites history): {conversations} conversations gave "
-                                       "{extra_examples} extra examples, {extra_tokens} extra tokens".format(**m['per_turn']))
-    out.append('real (non-pad) share of computed tokens: ' + ', '.join(f'{k} {v:.1%}' for k, v in rep['real_token_fraction'].items()))
-    return '\n'.join(out)
-
-# %% ../nbs/05_batching.ipynb #c041
-def plot_lengths(prep: PreparedData, cfg: SFTConfig, path=None):
-    "Histogram of token lengths of the training rows; saved to `path` when given."
-    import matplotlib.pyplot as plt
-    L = prep.train.lengths
-    fr = padding_report(L, cfg.micro_batch_size, cfg.max_seq_len, cfg.seed)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(L, bins=min(60, max(10, len(L) // 10)), color='#4c72b0')
-    ax.axvline(cfg.max_seq_len, color='#c44e52', ls='--', label=f'max_seq_len {cfg.max_seq_len}')
-    ax.axvline(float(np.median(L)), color='#55a868', ls=':', label=f'median {np.median(L):.0f}')
-    ax.set(xlabel='tokens per row', ylabel='rows', title='Training rows: token lengths')
-    ax.legend(title='real-token share: ' + ', '.join(f'{k} {v:.0%}' for k, v in fr.items()), fontsize=8, title_fontsize=7)
-    fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=100)
-    return fig
+            'packing': real_fraction([[int(sum(lengths[i] for i in bin_)) for bin_ in b]
+                                      for b in packed])}

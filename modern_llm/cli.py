@@ -152,7 +152,7 @@ def cmd_data(args) -> int:
     "Prepare and profile the data of a config; write data_report.json and token_lengths.png into the run directory."
     cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
     import matplotlib; matplotlib.use('Agg')
-    from modern_llm.batching import prepare_data, data_report, format_report, plot_lengths
+    from modern_llm.pipeline import prepare_data, data_report, format_report, plot_lengths
     from modern_llm.run_log import make_run_dir
     prep = prepare_data(cfg)
     rep = data_report(prep, cfg)
@@ -304,7 +304,7 @@ def cmd_eval(args) -> int:
     models = {n: load_pretrained(m) for n, m in specs.items()}
     heldout = None
     if args.config:
-        from modern_llm.batching import config_examples
+        from modern_llm.pipeline import config_examples
         heldout = config_examples(load_config(args.config))[1]
     out = _eval_dir(args)
     rep = evaluate_models(models, out, heldout=heldout, limit=args.limit)

@@ -13,7 +13,7 @@ from .data import Example, Turn
 from .tasks import eval_tasks, check_answer, safety_eval, context_eval, is_refusal, check_context
 from .hub import Pretrained, load_pretrained
 from .generate import generate
-from .masking import tokenize_examples
+from .tokenized import tokenize_examples
 from .batching import BatchPlan, BatchStream
 from .step import evaluate_loss
 

@@ -9,7 +9,8 @@ import torch
 from fastcore.basics import patch
 from .data import Example, Turn
 from .hub import Pretrained
-from .tokenizer import encode_prompt, stop_token_ids
+from .prompts import encode_prompt
+from .chat_templates import stop_token_ids
 
 # %% auto #0
 __all__ = ['SamplingParams', 'apply_repetition_penalty', 'top_k_filter', 'top_p_filter', 'next_tokens', 'prompt_ids', 'left_pad',

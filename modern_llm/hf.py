@@ -10,7 +10,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions, native_from_state, training_flops
 from .attention import attention_mask_4d
-from .tokenizer import resolve_style, stop_token_ids, trl_chat_templates
+from .tokenizer import resolve_style
+from .chat_templates import stop_token_ids, trl_chat_templates
 from .masking import IGNORE
 
 # %% auto #0

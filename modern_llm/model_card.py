@@ -44,7 +44,7 @@ def hub_id(name) -> str | None:
 
 def source_rows(cfg: dict) -> list:
     "One dict per training source of config dict `cfg`: its spec, and the rows read and used where they can be counted here."
-    from modern_llm.batching import config_examples
+    from modern_llm.pipeline import config_examples
     try: reports = config_examples(from_dict(cfg))[2]
     except (DataError, OSError, ValueError): return [dict(spec=s) for s in cfg.get('sft_datasets', [])]
     return [dict(spec=s, rows=r.rows, used=r.kept) for s, r in zip(cfg['sft_datasets'], reports)]

@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 import torch
 from .config import ConfigError, SFTConfig, to_dict, save_config
-from .batching import BatchPlan, BatchStream, prepare_data, text_data
+from .batching import BatchPlan, BatchStream
+from .pipeline import prepare_data, text_data
 from .optim import make_optimizer, make_scheduler
 from .step import train_step, evaluate_loss
-from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
-                                    checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
-                                    checkpoint_bytes, whole_state, save_sharded, load_weights)
-from .hub import Pretrained, load_pretrained, model_config_dict
+from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state, checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint)
+from .training_state import checkpoint_bytes, whole_state, save_sharded, load_weights
+from .hub import Pretrained, load_pretrained
+from .checkpoints import model_config_dict
 from .generate import stop_ids
 from .memory import check_memory, model_shape, shape_of
 from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_base

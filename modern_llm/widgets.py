@@ -10,8 +10,10 @@ import ipywidgets as W
 from fastcore.basics import patch
 from .data import Example, Turn
 from .generate import Completion, generate
-from .masking import IGNORE, TokenizedData, token_status
-from .tokenizer import encode_segments, segments
+from .masking import IGNORE, token_status
+from .tokenized import TokenizedData
+from .tokenizer import encode_segments
+from .prompts import segments
 
 # %% auto #0
 __all__ = ['NO_MODEL', 'COLOURS', 'BOUNDARY', 'LEGEND', 'SamplingControls', 'named_models', 'answer_panes', 'stream_answer',

@@ -7,7 +7,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from modern_llm.cli import main
 from modern_llm.hf import CLASSIC_CHAT_TEMPLATE, TINY_FAMILIES, tiny_hf_model
-from modern_llm.tokenizer import stop_token_ids
+from modern_llm.chat_templates import stop_token_ids
 from modern_llm.hub import load_pretrained
 
 IDS = torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest, torch
 from modern_llm.cli import main
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.hub import save_model
+from modern_llm.checkpoints import save_model
 from modern_llm.model import ModelConfig, ModernDecoderLM
 from modern_llm.step import tiny_pretrained
 

@@ -4,8 +4,9 @@ import copy, difflib, functools, json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.data import DataError, Example, Turn
-from modern_llm.tokenizer import (load_tokenizer, trl_chat_templates, chat_plan, chat_units, chat_segments_of, encode_segments,
-                                  stop_token_ids, _messages, _CALL, _WEATHER)
+from modern_llm.tokenizer import load_tokenizer, encode_segments
+from modern_llm.chat_templates import trl_chat_templates, chat_plan, stop_token_ids, _messages, _CALL, _WEATHER
+from modern_llm.chat_turns import chat_units, chat_segments_of
 
 FOLDER = trl_chat_templates()
 # vision templates read each message's content as a list of typed parts (text and images); our turns hold text

@@ -6,9 +6,9 @@ import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.hub import save_model
+from modern_llm.checkpoints import save_model
 from modern_llm.step import tiny_pretrained
-from modern_llm.checkpoints import checkpoint_bytes
+from modern_llm.training_state import checkpoint_bytes
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):

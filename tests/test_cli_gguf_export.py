@@ -2,7 +2,8 @@
 our importer reads back the weights the quantization keeps, and bad requests are one line with exit code 2."""
 import subprocess, sys
 import gguf, pytest, torch
-from modern_llm.hub import save_model, load_model
+from modern_llm.checkpoints import save_model
+from modern_llm.hub import load_model
 from modern_llm.tokenizer import load_tokenizer
 from modern_llm.step import tiny_pretrained
 

@@ -2,7 +2,7 @@
 import json, subprocess, sys
 from pathlib import Path
 import pytest
-from modern_llm.hub import save_model
+from modern_llm.checkpoints import save_model
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.step import tiny_pretrained
 

@@ -7,7 +7,7 @@ import json, shutil, socket, subprocess, sys
 from pathlib import Path
 import pytest
 from modern_llm.config import preset, save_config
-from modern_llm.hub import save_model
+from modern_llm.checkpoints import save_model
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.step import tiny_pretrained
 

@@ -2,8 +2,11 @@
 import pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
 from modern_llm.data import Example, Turn, SkipRow
-from modern_llm.tokenizer import load_tokenizer, segments, encode_segments, _messages
-from modern_llm.masking import check_masking, tokenize_examples, fit_example, labels_of, IGNORE
+from modern_llm.tokenizer import load_tokenizer, encode_segments
+from modern_llm.prompts import segments
+from modern_llm.chat_templates import _messages
+from modern_llm.masking import check_masking, fit_example, labels_of, IGNORE
+from modern_llm.tokenized import tokenize_examples
 
 TOKENIZERS = {name: load_tokenizer(name) for name in ('smollm2-135m', 'gpt2-bpe')}
 

@@ -12,7 +12,8 @@ from modern_llm.generate import generate, left_pad, prompt_ids
 from modern_llm.checkpoints import CheckpointError, load_checkpoint
 from modern_llm.model import ModelLoadError
 from modern_llm.hf import export_hf
-from modern_llm.hub import load_model, load_pretrained, save_model
+from modern_llm.hub import load_model, load_pretrained
+from modern_llm.checkpoints import save_model
 from modern_llm.model import ModelConfig, ModernDecoderLM
 from modern_llm.tokenizer import smollm2_gguf_path
 

@@ -51,7 +51,7 @@ def hf_tokenizer_and_config(spec: BenchSpec) -> tuple:
 def bench_data(spec: BenchSpec, tok):
     "The spec's rows tokenized and masked with `tok`, as our trainer would."
     from modern_llm.mixing import load_examples
-    from modern_llm.masking import tokenize_examples
+    from modern_llm.tokenized import tokenize_examples
     return tokenize_examples(load_examples([str(spec.data_path)])[0], tok, 'auto', spec.max_len)
 
 def run_plain(spec: BenchSpec) -> BenchResult:

@@ -104,7 +104,7 @@ def bench_table(report: dict) -> str:
 def preprocessing_speed(n: int = 52_000, seed: int = 0, tokenizer: str = 'smollm2-135m', max_len: int = 1024) -> dict:
     "Seconds to format + tokenize + mask `n` rows from JSONL on a cold cache, and again from the cache."
     from modern_llm.mixing import load_examples
-    from modern_llm.masking import tokenize_cached
+    from modern_llm.tokenized import tokenize_cached
     from modern_llm.tokenizer import load_tokenizer
     tok = load_tokenizer(tokenizer)
     with tempfile.TemporaryDirectory() as cache:
