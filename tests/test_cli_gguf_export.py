@@ -4,7 +4,7 @@ import subprocess, sys
 import gguf, pytest, torch
 from modern_llm.hub import save_model, load_model
 from modern_llm.tokenizer import load_tokenizer
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 def cli(*args):
     return subprocess.run([sys.executable, '-m', 'modern_llm', *args], capture_output=True, text=True, timeout=600)
