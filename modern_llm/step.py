@@ -114,10 +114,10 @@ def model_flops(model, micro_batches) -> int:
     return sum(n * (per_token + attention * n) for b in micro_batches for n in document_lengths(b))
 
 # %% ../nbs/08c_step.ipynb #s012w
-def step_totals(model, micro_batches, loss_sum: torch.Tensor, device, dist=OneProcess()) -> torch.Tensor:
+def step_totals(micro_batches, loss_sum: torch.Tensor, flops: int, device, dist=OneProcess()) -> torch.Tensor:
     "[summed loss, real tokens, padded tokens, FLOPs] of the whole step: this process's share summed over processes."
     counts = [sum(int(b['attention_mask'].sum()) for b in micro_batches), sum(b['input_ids'].numel() for b in micro_batches),
-              model_flops(model, micro_batches)]
+              flops]
     exact = torch.float32 if device.type == 'mps' else torch.float64
     return dist.summed(torch.cat([loss_sum[None].to(exact), torch.tensor(counts, dtype=exact, device=device)]))
 
@@ -125,8 +125,9 @@ def step_totals(model, micro_batches, loss_sum: torch.Tensor, device, dist=OnePr
 def train_step(model, micro_batches, opt, sched, device, amp_dtype=None, grad_clip: float = 1.0, dist=OneProcess()) -> dict:
     "One optimizer step over `micro_batches` (under torchrun, this process's share): loss, grad norm, tokens, FLOPs, skipped."
     n_trained = dist.summed(sum(count_trained(b) for b in micro_batches).to(device))
+    flops = model_flops(model, micro_batches)   # counted before the passes: the first count runs a probe pass
     loss_sum = forward_backward(model, micro_batches, n_trained, device, amp_dtype, dist)
-    totals = step_totals(model, micro_batches, loss_sum, device, dist)
+    totals = step_totals(micro_batches, loss_sum, flops, device, dist)
     loss = (totals[0] / n_trained).item()
     grad_norm, skipped = clip_and_step(model, opt, sched, loss, grad_clip)
     real, padded, flops = totals[1:].tolist()
