@@ -14,10 +14,10 @@ from .model import LOSS_CHUNK, ModelConfig, ModernDecoderLM
 
 # %% auto #0
 __all__ = ['LAYER_ACTIVATIONS', 'CHECKPOINTED_LAYER', 'BF16_ACTIVATIONS', 'SHAPES', 'NF4_BYTES', 'CPU_RUNTIME_BYTES',
-           'CPU_ALLOCATOR_OVERHEAD', 'SHARDED_PARTS', 'saved_activation_bytes', 'packed_batch',
-           'layer_activation_bytes', 'projection_params', 'other_params', 'lora_params', 'shard_parts', 'MemoryPlan',
-           'memory_plan', 'available_memory', 'format_plan', 'cheapest_fit', 'MemoryPlanError', 'check_memory',
-           'hf_shape', 'shape_of', 'model_shape', 'measure_training_peak']
+           'CPU_ALLOCATOR_OVERHEAD', 'SHARDED_PARTS', 'saved_activation_bytes', 'packed_batch', 'layer_widths',
+           'layer_activation_bytes', 'projection_params', 'other_params', 'lora_params', 'MemoryPlan', 'shard_parts',
+           'memory_plan', 'available_memory', 'format_plan', 'candidate_changes', 'cheapest_fit', 'MemoryPlanError',
+           'check_memory', 'hf_shape', 'shape_of', 'model_shape', 'measure_training_peak']
 
 # %% ../nbs/08b_memory.ipynb #c006
 def saved_activation_bytes(model: nn.Module, **batch) -> int:
@@ -44,18 +44,23 @@ def packed_batch(vocab_size: int, tokens: int, seed: int = 0) -> dict:
                 position_ids=torch.cat([torch.arange(half), torch.arange(tokens - half)])[None])
 
 # %% ../nbs/08b_memory.ipynb #c010
-# bytes per token and layer, as coefficients of (d_model, n_heads * head_dim, n_kv_heads * head_dim, d_ff, n_heads, 1), in FP32,
-# measured with `saved_activation_bytes` on ModernDecoderLM (LoRA's constant grows by 4 bytes per unit of rank and target)
-LAYER_ACTIVATIONS = {'full': (24, 12, 8, 16, 4, 8), 'adapters': (16, 12, 8, 16, 4, 8), 'adapters+dropout': (48, 16, 8, 20, 4, 8)}
+# bytes per token and layer, as coefficients of (d_model, n_heads * head_dim, n_kv_heads * head_dim, d_ff, n_heads, 1),
+# in FP32, measured with `saved_activation_bytes` on ModernDecoderLM (LoRA's constant grows by 4 bytes per unit of
+# rank and target)
+LAYER_ACTIVATIONS = {'full': (24, 12, 8, 16, 4, 8), 'adapters': (16, 12, 8, 16, 4, 8),
+                     'adapters+dropout': (48, 16, 8, 20, 4, 8)}
 CHECKPOINTED_LAYER = (4, 0, 0, 0, 0, 0)   # gradient checkpointing keeps each block's input alone
 BF16_ACTIVATIONS = 0.75                    # BF16 autocast keeps 0.67-0.81 of the FP32 bytes, measured over the three modes
 
-def _widths(c: ModelConfig) -> tuple:
+# %% ../nbs/08b_memory.ipynb #c010a
+def layer_widths(c: ModelConfig) -> tuple:
+    "The widths the activation coefficients multiply: d_model, query width, key/value width, d_ff, heads, and 1."
     return c.d_model, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.d_ff, c.n_heads, 1
 
+# %% ../nbs/08b_memory.ipynb #c010c
 def layer_activation_bytes(c: ModelConfig, mode: str = 'full', r: int = 0, n_targets: int = 0) -> int:
-    "FP32 bytes one layer keeps per token: `mode` is 'full', 'adapters' or 'adapters+dropout'; `r` the LoRA rank on `n_targets` projections."
-    return sum(a * w for a, w in zip(LAYER_ACTIVATIONS[mode], _widths(c))) + 4 * r * n_targets
+    "FP32 bytes one layer keeps per token: `mode` 'full', 'adapters' or 'adapters+dropout'; LoRA rank `r` on `n_targets`."
+    return sum(a * w for a, w in zip(LAYER_ACTIVATIONS[mode], layer_widths(c))) + 4 * r * n_targets
 
 # %% ../nbs/08b_memory.ipynb #c015
 def projection_params(c: ModelConfig) -> int:
@@ -63,10 +68,12 @@ def projection_params(c: ModelConfig) -> int:
     q, kv = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
     return c.n_layers * (c.d_model * (q + 2 * kv) + q * c.d_model + 3 * c.d_model * c.d_ff)
 
+# %% ../nbs/08b_memory.ipynb #c015a
 def other_params(c: ModelConfig) -> int:
     "Embeddings, an untied head and the norms."
     return c.vocab_size * c.d_model * (1 if c.tie_embeddings else 2) + (2 * c.n_layers + 1) * c.d_model
 
+# %% ../nbs/08b_memory.ipynb #c016a
 def lora_params(c: ModelConfig, r: int, use_dora: bool = False) -> int:
     "Adapter parameters of rank `r` on every projection (DoRA adds a magnitude per output feature)."
     q, kv, d = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.d_model
@@ -85,21 +92,13 @@ SHAPES = {
 # %% ../nbs/08b_memory.ipynb #c021
 NF4_BYTES = 0.516        # 4 bits, plus double-quantized absmax scales (bitsandbytes: about 4.13 bits per weight)
 CPU_RUNTIME_BYTES = 0.6e9   # RSS of the training process before the model and data are loaded, measured here
-# glibc keeps freed activations in its heap, broken up by live blocks: extra peak RSS as a share of the activations, measured on
-# SmolLM2-135M (2 x 4 x 256 tokens, FP32: full 4.91 GB, LoRA 5.83 GB, QLoRA 6.43 GB); none with lean_cpu_memory (09e_devices)
+# glibc keeps freed activations in its heap, broken up by live blocks: extra peak RSS as a share of the activations,
+# measured on SmolLM2-135M (2 x 4 x 256 tokens, FP32: full 4.91 GB, LoRA 5.83 GB, QLoRA 6.43 GB); none with
+# lean_cpu_memory (09e_devices)
 CPU_ALLOCATOR_OVERHEAD = {'full': 0.2, 'lora': 1.0, 'qlora': 1.4}
-
 SHARDED_PARTS = ('weights', 'gradients', 'optimizer state')
 
-def shard_parts(parts: dict, cfg: SFTConfig, c: ModelConfig, device, world: int, proj_bytes: float = 4) -> tuple:
-    "(parts, offloaded bytes) of one process: under fsdp each of `world` keeps 1/world of the weights, gradients and optimizer state, and gathers the root (embeddings, norms) and two blocks (one prefetched) at a time."
-    if cfg.distributed != 'fsdp' or world == 1: return parts, 0.0
-    parts = {**parts, **{k: parts[k] / world for k in SHARDED_PARTS}}
-    block = projection_params(c) / c.n_layers * proj_bytes + 2 * c.d_model * 4
-    parts['gathered (fsdp)'] = 2 * block + other_params(c) * 4
-    if not cfg.fsdp_cpu_offload or torch.device(device).type == 'cpu': return parts, 0.0
-    return {k: 0 if k in SHARDED_PARTS else v for k, v in parts.items()}, sum(parts[k] for k in SHARDED_PARTS)
-
+# %% ../nbs/08b_memory.ipynb #c021b
 @dataclass
 class MemoryPlan:
     "The estimated peak of a run, by part, beside the memory the device has."
@@ -112,9 +111,20 @@ class MemoryPlan:
     @property
     def fits(self) -> bool: return self.available is None or self.total <= self.available
 
+# %% ../nbs/08b_memory.ipynb #c021e
+def shard_parts(parts: dict, cfg: SFTConfig, c: ModelConfig, device, world: int, proj_bytes: float = 4) -> tuple:
+    "(parts, offloaded bytes) of one process: under fsdp 1/world of weights, gradients and optimizer state, plus the root and two blocks gathered."
+    if cfg.distributed != 'fsdp' or world == 1: return parts, 0.0
+    parts = {**parts, **{k: parts[k] / world for k in SHARDED_PARTS}}
+    block = projection_params(c) / c.n_layers * proj_bytes + 2 * c.d_model * 4
+    parts['gathered (fsdp)'] = 2 * block + other_params(c) * 4
+    if not cfg.fsdp_cpu_offload or torch.device(device).type == 'cpu': return parts, 0.0
+    return {k: 0 if k in SHARDED_PARTS else v for k, v in parts.items()}, sum(parts[k] for k in SHARDED_PARTS)
+
+# %% ../nbs/08b_memory.ipynb #c021h
 def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
                 world: int = 1) -> MemoryPlan:
-    "The memory `cfg` needs to train a model of `shape` on `device` (with BF16 autocast if `bf16`), against `available` bytes (default: what `device` has); per process of `world`."
+    "The memory `cfg` needs to train a model of `shape` on `device` (BF16 autocast if `bf16`), per process of `world`."
     c, adapters = shape, cfg.finetune != 'full'
     trainable = lora_params(c, cfg.lora_r, cfg.use_dora) if adapters else projection_params(c) + other_params(c)
     proj_bytes = NF4_BYTES if cfg.finetune == 'qlora' else 4
@@ -123,8 +133,8 @@ def memory_plan(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = F
     layer = layer_activation_bytes(c, mode, cfg.lora_r if adapters else 0, 7 if adapters else 0) * (BF16_ACTIVATIONS if bf16 else 1)
     per_layer = CHECKPOINTED_LAYER[0] * c.d_model if cfg.gradient_checkpointing else layer
     act = tokens * (c.n_layers * per_layer + (layer if cfg.gradient_checkpointing else 0) + 12 * c.d_model)
-    parts = {'weights': projection_params(c) * proj_bytes + other_params(c) * 4,
-             'autocast weight copies': 2 * (projection_params(c) + c.vocab_size * c.d_model) if bf16 and cfg.finetune != 'qlora' else 0,
+    copies = 2 * (projection_params(c) + c.vocab_size * c.d_model) if bf16 and cfg.finetune != 'qlora' else 0
+    parts = {'weights': projection_params(c) * proj_bytes + other_params(c) * 4, 'autocast weight copies': copies,
              'gradients': 4 * trainable, 'optimizer state': 8 * trainable, 'activations': act,
              'logits': 8 * c.vocab_size * min(tokens, LOSS_CHUNK), 'runtime': 0, 'allocator (CPU)': 0}
     if torch.device(device).type == 'cpu':
@@ -156,8 +166,8 @@ def format_plan(plan: MemoryPlan, title: str = '') -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/08b_memory.ipynb #c030
-def _changes(cfg: SFTConfig, device):
-    "Candidate changes to `cfg` on `device`, cheapest first, as (description, overrides)."
+def candidate_changes(cfg: SFTConfig, device):
+    "Changes to `cfg` on `device` that save memory, cheapest first, as (description, overrides)."
     for m in sorted((m for m in range(1, cfg.micro_batch_size) if cfg.sft_batch_size % m == 0), reverse=True):
         yield f'micro_batch_size={m}', {'micro_batch_size': m}
     if not cfg.gradient_checkpointing: yield 'gradient_checkpointing=True', {'gradient_checkpointing': True}
@@ -168,10 +178,11 @@ def _changes(cfg: SFTConfig, device):
         yield f"finetune='{mode}'", {'finetune': mode}
         yield f"finetune='{mode}' with gradient_checkpointing=True", {'finetune': mode, 'gradient_checkpointing': True}
 
+# %% ../nbs/08b_memory.ipynb #c030c
 def cheapest_fit(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
                  world: int = 1) -> tuple | None:
     "(description, plan) of the cheapest change to `cfg` whose plan fits, or None."
-    for what, overrides in _changes(cfg, device):
+    for what, overrides in candidate_changes(cfg, device):
         plan = memory_plan(dataclasses.replace(cfg, **overrides), shape, device, bf16, available, world)
         if plan.fits: return what, plan
     return None
@@ -180,6 +191,7 @@ def cheapest_fit(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = 
 class MemoryPlanError(ConfigError):
     "A run whose memory plan does not fit the device; the message says what would."
 
+# %% ../nbs/08b_memory.ipynb #c032a
 def check_memory(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = False, available: float | None = None,
                  world: int = 1) -> MemoryPlan:
     "The plan of `cfg`; `MemoryPlanError` when it does not fit, naming the estimate, what there is and the cheapest fix."
@@ -204,10 +216,12 @@ def hf_shape(hc) -> ModelConfig:
                        n_kv_heads=get('num_key_value_heads', default=heads), d_ff=d_ff,
                        head_dim=get('head_dim', default=d // heads), tie_embeddings=bool(getattr(hc, 'tie_word_embeddings', True)))
 
+# %% ../nbs/08b_memory.ipynb #c035b
 def shape_of(model: nn.Module) -> ModelConfig:
     "The shape of a loaded model, native or wrapped."
     return model.config if isinstance(model, ModernDecoderLM) else hf_shape(model.config)
 
+# %% ../nbs/08b_memory.ipynb #c035d
 def model_shape(spec) -> ModelConfig | None:
     "The shape of base model `spec` (as `SFTConfig.base_model` takes it), read without loading weights; None if unknown offline."
     from modern_llm.hub import resolve_model_spec
@@ -249,7 +263,7 @@ else: open('/proc/self/clear_refs', 'w').write('5')   # peak RSS from here on: t
 times, real = [], []
 for _ in range(steps):
     start = time.perf_counter()
-    batches, _ = t._next_micro_batches()
+    batches, _ = t.next_micro_batches()
     r = train_step(t.parallel, batches, t.opt, t.sched, t.device, t.amp, cfg.grad_clip, t.dist)
     times.append(time.perf_counter() - start); real.append(r['real_tokens'])
 peak = torch.cuda.max_memory_allocated(t.device) if cuda else 1024 * next(
@@ -258,6 +272,7 @@ print(json.dumps({'peak_bytes': peak, 'tokens_per_s': sum(real[1:]) / sum(times[
                   'bf16': t.amp is not None, 'device': str(t.device)}))
 '''
 
+# %% ../nbs/08b_memory.ipynb #c038a
 def measure_training_peak(cfg: SFTConfig, steps: int = 2, shape: str | None = None, timeout: float = 1800) -> dict:
     "Peak memory (`peak_bytes`) and real `tokens_per_s` of `steps` training steps of `cfg`, measured in a fresh process."
     out = subprocess.run([sys.executable, '-c', _MEASURE, json.dumps(to_dict(cfg)), shape or '', str(steps)],

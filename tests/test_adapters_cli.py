@@ -8,7 +8,7 @@ from modern_llm.cli import main
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.hub import load_pretrained
 from modern_llm.checkpoints import save_model
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 IDS = torch.randint(0, 1000, (2, 24), generator=torch.Generator().manual_seed(0))
 

@@ -12,7 +12,7 @@ from modern_llm.cli import main
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.checkpoints import save_model
 from modern_llm.model import ModelConfig, ModernDecoderLM
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 ALPACA = lambda i: {'instruction': f'Say {i}.', 'input': '', 'output': f'{i}'}
 DOLLY = lambda i: {'instruction': f'Name {i}.', 'context': '', 'response': f'Name {i}', 'category': 'open_qa'}

@@ -11,7 +11,7 @@ ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-net
 # visible words (its greedy answers are mostly newlines) and stays reproducible.
 SAMPLING = dict(max_new_tokens=6, temperature=1.0, seed=0)
 NOTEBOOK = {'cells': [{'cell_type': 'code', 'execution_count': None, 'metadata': {}, 'outputs': [], 'source':
-            "from modern_llm.widgets import GenerateUI\nfrom modern_llm.step import tiny_pretrained\n"
+            "from modern_llm.widgets import GenerateUI\nfrom modern_llm.testing import tiny_pretrained\n"
             "ui = GenerateUI({'tiny': tiny_pretrained()})\n"
             f"ui.sampling.max_new_tokens.value, ui.sampling.temperature.value, ui.sampling.seed.value = "
             f"{SAMPLING['max_new_tokens']}, {SAMPLING['temperature']}, {SAMPLING['seed']}\nui.widget"}],
@@ -69,6 +69,6 @@ def test_generate_button_streams_text_in_jupyterlab(tmp_path):
     finally: stop_lab(lab)
     from modern_llm.data import Example, Turn
     from modern_llm.generate import generate
-    from modern_llm.step import tiny_pretrained
+    from modern_llm.testing import tiny_pretrained
     expected = generate(tiny_pretrained(), [Example([Turn('user', 'Name a colour.')])], **SAMPLING)[0].text
     assert expected.strip() and answers == [expected], (answers, expected)   # exactly the model's answer, streamed to the page

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.checkpoints import save_model
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 from modern_llm.training_state import checkpoint_bytes
 
 @pytest.fixture(scope='module')

@@ -5,7 +5,7 @@ import gguf, pytest, torch
 from modern_llm.checkpoints import save_model
 from modern_llm.hub import load_model
 from modern_llm.tokenizer import load_tokenizer
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 def cli(*args):
     return subprocess.run([sys.executable, '-m', 'modern_llm', *args], capture_output=True, text=True, timeout=600)

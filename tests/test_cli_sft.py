@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from modern_llm.checkpoints import save_model
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 def cli(*args, ok=True):
     p = subprocess.run([sys.executable, '-m', 'modern_llm', *args], capture_output=True, text=True, timeout=600)

@@ -9,7 +9,7 @@ import pytest
 from modern_llm.config import preset, save_config
 from modern_llm.checkpoints import save_model
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run']
 

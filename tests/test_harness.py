@@ -12,7 +12,7 @@ from modern_llm.hf import HFCausalLM
 from modern_llm.hub import Pretrained
 from modern_llm.checkpoints import model_config_dict, save_model
 from modern_llm.hub_access import offline_mode
-from modern_llm.step import tiny_model
+from modern_llm.testing import tiny_model
 from modern_llm.tokenizer import load_tokenizer
 
 @pytest.fixture(scope='module')

@@ -7,14 +7,14 @@ from modern_llm.config import preset
 from modern_llm.checkpoints import load_checkpoint
 from modern_llm.checkpoints import latest_checkpoint, checkpoint_name
 from modern_llm.train import run_sft
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 
 STEPS = 24
 SCRIPT = """
 import sys
 from modern_llm.config import preset
 from modern_llm.train import run_sft
-from modern_llm.step import tiny_pretrained
+from modern_llm.testing import tiny_pretrained
 cfg = preset('local-smoke', output_dir=sys.argv[1], run_name=sys.argv[2], sft_max_steps={steps}, save_every=2, eval_every=6,
              log_every=1, mixed_precision='fp32', warmup_steps=2, sft_lr=1e-3, resume_from=sys.argv[3] or None,
              finetune=sys.argv[4], lora_r=4)

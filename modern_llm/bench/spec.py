@@ -97,7 +97,7 @@ def random_pretrained(shape: str, seed: int = 0):
 def bench_pretrained(spec: BenchSpec):
     "The spec's model as a `Pretrained`."
     from modern_llm.hub import load_pretrained
-    from modern_llm.step import tiny_pretrained
+    from modern_llm.testing import tiny_pretrained
     if spec.model == 'tiny': return tiny_pretrained()
     if spec.model.startswith(RANDOM): return random_pretrained(spec.model[len(RANDOM):], spec.seed)
     return load_pretrained(spec.model)
