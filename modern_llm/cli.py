@@ -332,6 +332,13 @@ def _eval_dir(args) -> Path:
     if args.out: return Path(args.out)
     return Path(args.model).parent if Path(args.model).suffix == '.pt' else Path('eval')
 
+# %% ../nbs/13_cli.ipynb #c015j
+def _heldout_examples(args):
+    "The held-out examples of the `--config` config, or None without `--config`."
+    if not args.config: return None
+    from modern_llm.batching import config_examples
+    return config_examples(load_config(args.config))[1]
+
 # %% ../nbs/13_cli.ipynb #c016
 @subcommand('eval', 'evaluate a model, optionally beside its base', _eval_args)
 def cmd_eval(args) -> int:
@@ -341,12 +348,8 @@ def cmd_eval(args) -> int:
     manager = _harness_manager(args)
     specs = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
     models = {n: load_pretrained(m) for n, m in specs.items()}
-    heldout = None
-    if args.config:
-        from modern_llm.batching import config_examples
-        heldout = config_examples(load_config(args.config))[1]
     out = _eval_dir(args)
-    rep = evaluate_models(models, out, heldout=heldout, limit=args.limit)
+    rep = evaluate_models(models, out, heldout=_heldout_examples(args), limit=args.limit)
     print(summary_table(rep)); print(f'wrote {out}/eval.json, samples.md and eval_accuracy.png')
     if args.harness:
         from modern_llm.harness import add_harness, harness_table
@@ -375,21 +378,25 @@ def _adapter_of(spec) -> dict | None:
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
+# %% ../nbs/13_cli.ipynb #c016w2
+def _export_adapter(args, adapter: dict | None) -> Path:
+    "Write the adapter of checkpoint `args.model` (its `adapter` entry) as a PEFT adapter directory."
+    from modern_llm.adapters import export_adapter
+    from modern_llm.checkpoints import load_checkpoint
+    if not adapter:
+        raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); '
+                          'export it with --format hf')
+    return export_adapter(load_checkpoint(args.model), args.out)
+
 # %% ../nbs/13_cli.ipynb #c016aa
 def _export(args) -> Path:
     "Write the export `args` ask for; return its path."
     from modern_llm.hub import load_pretrained
-    from modern_llm.checkpoints import load_checkpoint
     from modern_llm.hf import export_hf
     if args.quant and args.format != 'gguf':
         raise ConfigError('--quant applies to --format gguf only')
     adapter = _adapter_of(args.model)
-    if args.format == 'adapter':
-        from modern_llm.adapters import export_adapter
-        if not adapter:
-            raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); '
-                              'export it with --format hf')
-        return export_adapter(load_checkpoint(args.model), args.out)
+    if args.format == 'adapter': return _export_adapter(args, adapter)
     pre = load_pretrained(args.model)
     if adapter:
         into = 'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'
@@ -425,17 +432,21 @@ def _push(args, out: Path):
                       commit_message=f'modern-llm export of {args.model}')
     print(f'pushed to https://huggingface.co/{args.push_to_hub}', file=sys.stderr)
 
+# %% ../nbs/13_cli.ipynb #c016ag2
+def _check_push(args):
+    "Refuse `--push-to-hub` when offline mode is on or the hub cannot be reached."
+    from modern_llm.hub_access import hub_reachable, offline_mode
+    if args.push_to_hub and (offline_mode() or not hub_reachable()):
+        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "
+                          f"folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+
 # %% ../nbs/13_cli.ipynb #c016ah
 @subcommand('export', 'write a Hugging Face model directory or a GGUF file', _export_args)
 def cmd_export(args) -> int:
     "Write a model as a transformers directory (adapters merged) or GGUF file, or an adapter for PEFT."
     from modern_llm.model import ModelLoadError
-    from modern_llm.hub_access import hub_reachable, offline_mode
-    # before any work: nothing half-done, nothing remote
-    if args.push_to_hub and (offline_mode() or not hub_reachable()):
-        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
-        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "
-                          f"folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+    _check_push(args)
     try:
         out = Path(_export(args))
         _write_card(args, out)

@@ -50,6 +50,7 @@ def answer_panes(models: dict) -> dict:
 NO_MODEL = ('No model loaded: pass one, e.g. <code>{cls}(load_pretrained("experiments/runs/local/local-sft_final.pt"))'
             '</code>, or several by name for side by side.')
 
+# %% ../nbs/11_widgets.ipynb #c009j
 def stream_answer(pre, ex: Example, pane: W.Textarea, params: dict) -> Completion:
     "Generate `pre`'s answer to `ex`, appending it to `pane` as it streams."
     def on_text(row, piece): pane.value += piece
@@ -149,6 +150,7 @@ BOUNDARY = '<b style="color:#c00">┃</b>'
 LEGEND = ''.join(f'<span style="background:{c};border:1px solid #ccc;padding:0 4px;margin-right:6px">{s}</span>'
                  for s, c in COLOURS.items()) + f'{BOUNDARY} document boundary'
 
+# %% ../nbs/11_widgets.ipynb #c026g
 def token_span(token_id: int, status: str, tok) -> str:
     "One token as HTML: its text coloured by its status (padding struck through), its id and status on hover."
     text = html.escape(tok.decode([int(token_id)])).replace('\n', '↵<br>')
