@@ -6,99 +6,13 @@
 from __future__ import annotations
 import argparse, dataclasses, json, sys
 from pathlib import Path
-from .config import ConfigError, PRESETS, load_config, save_config
-from .config import CHOICES
+from .config import ConfigError, load_config, save_config
+from .cli_flags import add_config_flags, config_from_args
 from .data import DataError
 
 # %% auto #0
-__all__ = ['OVERRIDES', 'SUBCOMMANDS', 'STAGES', 'config_from_args', 'subcommand', 'parser', 'main', 'cmd_sft', 'cmd_data',
-           'cmd_pipeline', 'cmd_plan', 'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
-
-# %% ../nbs/13_cli.ipynb #c006
-OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft_lr',
-             'batch_size': 'sft_batch_size', 'max_length': 'max_seq_len', 'base': 'base_model',
-             'dora': 'use_dora'}
-# the other flags are named as their config keys
-OVERRIDES.update((k, k) for k in ('micro_batch_size', 'output_dir', 'run_name', 'tokenizer', 'seed',
-                                  'finetune', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_targets',
-                                  'gradient_checkpointing', 'report_to', 'neftune_alpha', 'train_on',
-                                  'columns', 'packed_attention', 'compile', 'distributed', 'fsdp_cpu_offload'))
-
-# %% ../nbs/13_cli.ipynb #c006c
-def _source_flags(p: argparse.ArgumentParser):
-    "--config, --dataset, --base, --tokenizer, --train-on, --columns and --eval-split."
-    p.add_argument('--config', default='local',
-                   help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
-    p.add_argument('--dataset', action='append',
-                   help='dataset NAME[@FORMAT][:N]; repeat to mix (replaces the config list)')
-    p.add_argument('--base', '--pretrain-checkpoint', dest='base',
-                   help='base model: a .pt checkpoint, hub id, HF directory, GGUF file or '
-                        'smollm2-135m')
-    p.add_argument('--tokenizer', help="tokenizer if not the base model's")
-    p.add_argument('--train-on', choices=('all_assistant', 'last_assistant'),
-                   help='train multi-turn rows on every answer (default) or the last')
-    p.add_argument('--columns', help="column map for sources without their own @map:, e.g. "
-                                     "'instruction=question,output=answer'; role= and content= "
-                                     "name keys inside "
-                                     "each message: 'messages=dialog,role=speaker,content=text'")
-    p.add_argument('--eval-split',
-                   help='fraction of the training rows to hold out (e.g. 0.05), or an eval dataset '
-                        'spec')
-
-# %% ../nbs/13_cli.ipynb #c006g
-def _number_flags(p: argparse.ArgumentParser):
-    "The flags that set one number or name: --max-steps, --lr, --batch-size, ..., --lora-dropout."
-    for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
-                      ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str),
-                      ('lora-r', int), ('lora-alpha', float), ('lora-dropout', float)]:
-        p.add_argument(f'--{flag}', type=typ)
-
-# %% ../nbs/13_cli.ipynb #c006j
-def _finetune_flags(p: argparse.ArgumentParser):
-    "--finetune, --lora-targets, --dora and --gradient-checkpointing."
-    p.add_argument('--finetune', choices=('full', 'lora', 'qlora'),
-                   help='train every weight, or LoRA adapters on a frozen (qlora: 4-bit) base')
-    p.add_argument('--lora-targets', type=lambda s: [t.strip() for t in s.split(',')],
-                   help='comma-separated projections to adapt, e.g. q,v (default: all)')
-    p.add_argument('--dora', action='store_const', const=True,
-                   help='DoRA: learn a magnitude per output feature as well')
-    p.add_argument('--gradient-checkpointing', action='store_const', const=True,
-                   help='recompute activations in the backward pass')
-
-# %% ../nbs/13_cli.ipynb #c006m
-def _run_flags(p: argparse.ArgumentParser):
-    "How the run computes and reports: trackers, processes, NEFTune, the attention kernel, compiling."
-    p.add_argument('--report-to', action='append',
-                   help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
-    p.add_argument('--distributed', choices=('ddp', 'fsdp'),
-                   help='under torchrun: replicate the model (ddp, default) or shard it (fsdp: '
-                        'FSDP2)')
-    p.add_argument('--fsdp-cpu-offload', action='store_const', const=True,
-                   help='fsdp: keep parameters, gradients and optimizer state in CPU memory')
-    p.add_argument('--neftune-alpha', type=float,
-                   help='NEFTune: noise on the input embeddings in training (e.g. 5)')
-    p.add_argument('--packed-attention', choices=CHOICES['packed_attention'],
-                   help='attention kernel for packed rows (default: auto, the fastest measured on '
-                        'the device)')
-    p.add_argument('--compile', choices=CHOICES['compile'],
-                   help='torch.compile each decoder block (default: auto, only where measured '
-                        'faster)')
-
-# %% ../nbs/13_cli.ipynb #c006p
-def _config_args(p: argparse.ArgumentParser):
-    "The flags of every subcommand that builds a config."
-    for add_flags in (_source_flags, _number_flags, _finetune_flags, _run_flags): add_flags(p)
-
-# %% ../nbs/13_cli.ipynb #c007
-def config_from_args(args):
-    "The config named by `--config` with every given flag applied."
-    overrides = {key: getattr(args, flag) for flag, key in OVERRIDES.items()
-                 if getattr(args, flag, None) is not None}
-    split = getattr(args, 'eval_split', None)
-    if split is not None:
-        try: overrides['eval_fraction'] = float(split)
-        except ValueError: overrides['eval_dataset'] = split
-    return load_config(args.config, **overrides)
+__all__ = ['SUBCOMMANDS', 'STAGES', 'subcommand', 'parser', 'main', 'cmd_sft', 'cmd_data', 'cmd_pipeline', 'cmd_plan',
+           'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
 
 # %% ../nbs/13_cli.ipynb #c020
 def _user_errors() -> tuple:
@@ -142,7 +56,7 @@ def main(argv=None) -> int:
 # %% ../nbs/13_cli.ipynb #c012a
 def _sft_args(p: argparse.ArgumentParser):
     "The config flags, --resume and --force."
-    _config_args(p)
+    add_config_flags(p)
     p.add_argument('--resume', help="checkpoint to continue from, or 'auto' for the run's newest")
     p.add_argument('--force', action='store_true',
                    help='start even if the memory plan says the run will not fit')
@@ -164,7 +78,7 @@ def cmd_sft(args) -> int:
     return 0
 
 # %% ../nbs/13_cli.ipynb #c010
-@subcommand('data', 'prepare and profile the data of a config', _config_args)
+@subcommand('data', 'prepare and profile the data of a config', add_config_flags)
 def cmd_data(args) -> int:
     "Prepare and profile the data of a config; write data_report.json and token_lengths.png to its run."
     cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
@@ -186,7 +100,7 @@ STAGES = ('sft',)
 
 def _pipeline_args(p: argparse.ArgumentParser):
     "The config flags, --stage and --force."
-    _config_args(p)
+    add_config_flags(p)
     p.add_argument('--stage', default='sft', choices=('all',) + STAGES)
     p.add_argument('--force', action='store_true')
 
@@ -209,7 +123,7 @@ def cmd_pipeline(args) -> int:
 # %% ../nbs/13_cli.ipynb #c016f
 def _plan_args(p: argparse.ArgumentParser):
     "The config flags, --shape, --memory-gb, --device and --nproc."
-    _config_args(p)
+    add_config_flags(p)
     p.add_argument('--shape', help='plan for a named model shape instead of the base model')
     p.add_argument('--memory-gb', type=float,
                    help="plan for a device with this much memory instead of this one's")
@@ -273,14 +187,10 @@ def cmd_plan(args) -> int:
 # %% ../nbs/13_cli.ipynb #c013a
 def _generate_args(p: argparse.ArgumentParser):
     "--model and --prompt (required), --input, --system, --tokenizer and the sampling settings."
-    p.add_argument('--model', required=True)
-    p.add_argument('--prompt', required=True)
-    p.add_argument('--input')
-    p.add_argument('--system')
-    p.add_argument('--tokenizer')
+    p.add_argument('--model', required=True); p.add_argument('--prompt', required=True)
+    p.add_argument('--input'); p.add_argument('--system'); p.add_argument('--tokenizer')
     p.add_argument('--max-new-tokens', type=int, default=256)
-    p.add_argument('--temperature', type=float, default=0.0)
-    p.add_argument('--top-p', type=float, default=1.0)
+    p.add_argument('--temperature', type=float, default=0.0); p.add_argument('--top-p', type=float, default=1.0)
     p.add_argument('--top-k', type=int, default=0); p.add_argument('--seed', type=int)
 
 # %% ../nbs/13_cli.ipynb #c014
@@ -363,9 +273,8 @@ def _export_args(p: argparse.ArgumentParser):
     "--model and --out (required), --format, --quant and --push-to-hub."
     p.add_argument('--model', required=True); p.add_argument('--out', required=True)
     p.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf',
-                   help='hf: a transformers directory (adapters merged; the default); adapter: a '
-                        'PEFT adapter directory; '
-                        'gguf: one file for llama.cpp')
+                   help='hf: a transformers directory (adapters merged; the default); '
+                        'adapter: a PEFT adapter directory; gguf: one file for llama.cpp')
     p.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
     p.add_argument('--push-to-hub', metavar='REPO',
                    help='then upload the export to this Hugging Face Hub repo (needs internet and '
