@@ -6,87 +6,13 @@
 from __future__ import annotations
 import argparse, dataclasses, json, sys
 from pathlib import Path
-from .config import ConfigError, PRESETS, load_config, save_config
-from .config import CHOICES
+from .config import ConfigError, load_config, save_config
+from .cli_flags import add_config_flags, config_from_args
 from .data import DataError
 
 # %% auto #0
-__all__ = ['OVERRIDES', 'SUBCOMMANDS', 'STAGES', 'config_from_args', 'subcommand', 'parser', 'main', 'cmd_sft', 'cmd_data',
-           'cmd_pipeline', 'cmd_plan', 'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
-
-# %% ../nbs/13_cli.ipynb #c006
-OVERRIDES = {'dataset': 'sft_datasets', 'max_steps': 'sft_max_steps', 'lr': 'sft_lr', 'batch_size': 'sft_batch_size',
-             'micro_batch_size': 'micro_batch_size', 'output_dir': 'output_dir', 'run_name': 'run_name',
-             'max_length': 'max_seq_len', 'base': 'base_model', 'tokenizer': 'tokenizer', 'seed': 'seed',
-             'finetune': 'finetune', 'lora_r': 'lora_r', 'lora_alpha': 'lora_alpha', 'lora_dropout': 'lora_dropout',
-             'lora_targets': 'lora_targets', 'dora': 'use_dora', 'gradient_checkpointing': 'gradient_checkpointing',
-             'report_to': 'report_to', 'neftune_alpha': 'neftune_alpha', 'train_on': 'train_on', 'columns': 'columns',
-             'packed_attention': 'packed_attention', 'compile': 'compile', 'distributed': 'distributed',
-             'fsdp_cpu_offload': 'fsdp_cpu_offload'}
-
-# %% ../nbs/13_cli.ipynb #c006c
-def _source_flags(p: argparse.ArgumentParser):
-    "--config, --dataset, --base, --tokenizer, --train-on, --columns and --eval-split."
-    p.add_argument('--config', default='local', help=f"preset ({', '.join(PRESETS)}) or JSON file (default: local)")
-    p.add_argument('--dataset', action='append',
-                   help='dataset NAME[@FORMAT][:N]; repeat to mix (replaces the config list)')
-    p.add_argument('--base', '--pretrain-checkpoint', dest='base',
-                   help='base model: a .pt checkpoint, hub id, HF directory, GGUF file or smollm2-135m')
-    p.add_argument('--tokenizer', help="tokenizer if not the base model's")
-    p.add_argument('--train-on', choices=('all_assistant', 'last_assistant'),
-                   help='train multi-turn rows on every answer (default) or the last')
-    p.add_argument('--columns', help="column map for sources without their own @map:, e.g. "
-                                     "'instruction=question,output=answer'; role= and content= name keys inside "
-                                     "each message: 'messages=dialog,role=speaker,content=text'")
-    p.add_argument('--eval-split', help='fraction of the training rows to hold out (e.g. 0.05), or an eval dataset spec')
-
-# %% ../nbs/13_cli.ipynb #c006g
-def _number_flags(p: argparse.ArgumentParser):
-    "The flags that set one number or name: --max-steps, --lr, --batch-size, ..., --lora-dropout."
-    for flag, typ in [('max-steps', int), ('lr', float), ('batch-size', int), ('micro-batch-size', int),
-                      ('max-length', int), ('seed', int), ('output-dir', str), ('run-name', str), ('lora-r', int),
-                      ('lora-alpha', float), ('lora-dropout', float)]:
-        p.add_argument(f'--{flag}', type=typ)
-
-# %% ../nbs/13_cli.ipynb #c006j
-def _finetune_flags(p: argparse.ArgumentParser):
-    "--finetune, --lora-targets, --dora and --gradient-checkpointing."
-    p.add_argument('--finetune', choices=('full', 'lora', 'qlora'),
-                   help='train every weight, or LoRA adapters on a frozen (qlora: 4-bit) base')
-    p.add_argument('--lora-targets', type=lambda s: [t.strip() for t in s.split(',')],
-                   help='comma-separated projections to adapt, e.g. q,v (default: all)')
-    p.add_argument('--dora', action='store_const', const=True, help='DoRA: learn a magnitude per output feature as well')
-    p.add_argument('--gradient-checkpointing', action='store_const', const=True,
-                   help='recompute activations in the backward pass')
-
-# %% ../nbs/13_cli.ipynb #c006m
-def _run_flags(p: argparse.ArgumentParser):
-    "--report-to, --distributed, --fsdp-cpu-offload, --neftune-alpha, --packed-attention and --compile."
-    p.add_argument('--report-to', action='append', help='experiment tracker: tensorboard, wandb or trackio; repeat for several')
-    p.add_argument('--distributed', choices=('ddp', 'fsdp'),
-                   help='under torchrun: replicate the model (ddp, default) or shard it (fsdp: FSDP2)')
-    p.add_argument('--fsdp-cpu-offload', action='store_const', const=True,
-                   help='fsdp: keep parameters, gradients and optimizer state in CPU memory')
-    p.add_argument('--neftune-alpha', type=float, help='NEFTune: noise on the input embeddings in training (e.g. 5)')
-    p.add_argument('--packed-attention', choices=CHOICES['packed_attention'],
-                   help='attention kernel for packed rows (default: auto, the fastest measured on the device)')
-    p.add_argument('--compile', choices=CHOICES['compile'],
-                   help='torch.compile each decoder block (default: auto, only where measured faster)')
-
-# %% ../nbs/13_cli.ipynb #c006p
-def _config_args(p: argparse.ArgumentParser):
-    "The flags of every subcommand that builds a config."
-    for add_flags in (_source_flags, _number_flags, _finetune_flags, _run_flags): add_flags(p)
-
-# %% ../nbs/13_cli.ipynb #c007
-def config_from_args(args):
-    "The config named by `--config` with every given flag applied."
-    overrides = {key: getattr(args, flag) for flag, key in OVERRIDES.items() if getattr(args, flag, None) is not None}
-    split = getattr(args, 'eval_split', None)
-    if split is not None:
-        try: overrides['eval_fraction'] = float(split)
-        except ValueError: overrides['eval_dataset'] = split
-    return load_config(args.config, **overrides)
+__all__ = ['SUBCOMMANDS', 'STAGES', 'subcommand', 'parser', 'main', 'cmd_sft', 'cmd_data', 'cmd_pipeline', 'cmd_plan',
+           'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
 
 # %% ../nbs/13_cli.ipynb #c020
 def _user_errors() -> tuple:
@@ -98,7 +24,7 @@ def _user_errors() -> tuple:
 SUBCOMMANDS = {}   # name: (help, add_flags, handler)
 
 def subcommand(name: str, help: str, add_flags):
-    "Register the decorated handler as `modern-llm name`, with the flags that `add_flags(parser)` adds."
+    "Register the decorated handler as `modern-llm name`, with the flags `add_flags(parser)` adds."
     def register(handler):
         SUBCOMMANDS[name] = (help, add_flags, handler)
         return handler
@@ -107,7 +33,8 @@ def subcommand(name: str, help: str, add_flags):
 # %% ../nbs/13_cli.ipynb #c021
 def parser() -> argparse.ArgumentParser:
     "The `modern-llm` parser: one subparser per registered subcommand, with its flags and handler."
-    p = argparse.ArgumentParser(prog='modern-llm', description='Supervised fine-tuning of causal language models.')
+    p = argparse.ArgumentParser(prog='modern-llm',
+                                description='Supervised fine-tuning of causal language models.')
     sub = p.add_subparsers(dest='command', required=True)
     for name, (help, add_flags, handler) in SUBCOMMANDS.items():
         s = sub.add_parser(name, help=help); add_flags(s); s.set_defaults(func=handler)
@@ -120,17 +47,19 @@ def main(argv=None) -> int:
     except _user_errors() as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:   # TrainingInterrupted names the checkpoint it saved; a plain Ctrl-C carries no message
-        print(f'stopped: {e}' if str(e) else 'stopped: interrupted (Ctrl-C) outside a training step; no new checkpoint was '
-              'written, and those already on disk are whole', file=sys.stderr)
+    # TrainingInterrupted names the checkpoint it saved; a plain Ctrl-C carries no message
+    except KeyboardInterrupt as e:
+        print(f'stopped: {e}' if str(e) else 'stopped: interrupted (Ctrl-C) outside a training step; '
+              'no new checkpoint was written, and those already on disk are whole', file=sys.stderr)
         return 130
 
 # %% ../nbs/13_cli.ipynb #c012a
 def _sft_args(p: argparse.ArgumentParser):
     "The config flags, --resume and --force."
-    _config_args(p)
+    add_config_flags(p)
     p.add_argument('--resume', help="checkpoint to continue from, or 'auto' for the run's newest")
-    p.add_argument('--force', action='store_true', help='start even if the memory plan says the run will not fit')
+    p.add_argument('--force', action='store_true',
+                   help='start even if the memory plan says the run will not fit')
 
 # %% ../nbs/13_cli.ipynb #c012
 @subcommand('sft', 'fine-tune a model on instruction data', _sft_args)
@@ -140,16 +69,18 @@ def cmd_sft(args) -> int:
     from modern_llm.train import run_sft
     from modern_llm.devices import dist_env
     cfg = config_from_args(args)
-    if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)   # pipeline's --force means redo
-    if args.resume: cfg = dataclasses.replace(cfg, resume_from=args.resume)   # 'auto' is resolved by run_sft, under the run's lock
+    # pipeline's --force means redo
+    if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)
+    # 'auto' is resolved by run_sft, under the run's lock
+    if args.resume: cfg = dataclasses.replace(cfg, resume_from=args.resume)
     final = run_sft(cfg)
     if dist_env().main: print(final)
     return 0
 
 # %% ../nbs/13_cli.ipynb #c010
-@subcommand('data', 'prepare and profile the data of a config', _config_args)
+@subcommand('data', 'prepare and profile the data of a config', add_config_flags)
 def cmd_data(args) -> int:
-    "Prepare and profile the data of a config; write data_report.json and token_lengths.png into the run directory."
+    "Prepare and profile the data of a config; write data_report.json and token_lengths.png to its run."
     cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.pipeline import prepare_data, data_report, format_report, plot_lengths
@@ -169,8 +100,9 @@ STAGES = ('sft',)
 
 def _pipeline_args(p: argparse.ArgumentParser):
     "The config flags, --stage and --force."
-    _config_args(p)
-    p.add_argument('--stage', default='sft', choices=('all',) + STAGES); p.add_argument('--force', action='store_true')
+    add_config_flags(p)
+    p.add_argument('--stage', default='sft', choices=('all',) + STAGES)
+    p.add_argument('--force', action='store_true')
 
 # %% ../nbs/13_cli.ipynb #c018
 @subcommand('pipeline', 'run the training stages in order, skipping finished ones', _pipeline_args)
@@ -191,13 +123,16 @@ def cmd_pipeline(args) -> int:
 # %% ../nbs/13_cli.ipynb #c016f
 def _plan_args(p: argparse.ArgumentParser):
     "The config flags, --shape, --memory-gb, --device and --nproc."
-    _config_args(p)
+    add_config_flags(p)
     p.add_argument('--shape', help='plan for a named model shape instead of the base model')
-    p.add_argument('--memory-gb', type=float, help="plan for a device with this much memory instead of this one's")
+    p.add_argument('--memory-gb', type=float,
+                   help="plan for a device with this much memory instead of this one's")
     p.add_argument('--device', choices=('cuda', 'cpu'),
-                   help="plan for this kind of device (its precision, runtime and allocator terms) instead of this machine's")
+                   help="plan for this kind of device (its precision, runtime and allocator terms) "
+                        "instead of this machine's")
     p.add_argument('--nproc', type=int, default=1,
-                   help='plan for each of this many torchrun processes (fsdp shares the model among them)')
+                   help='plan for each of this many torchrun processes (fsdp shares the model '
+                        'among them)')
 
 # %% ../nbs/13_cli.ipynb #c016i
 def _plan_shape(args, cfg):
@@ -217,24 +152,27 @@ def _plan_device(args, cfg) -> tuple:
     import torch
     from modern_llm.devices import pick_device, autocast_dtype
     device = torch.device(args.device) if args.device else pick_device(cfg)
-    elsewhere = device.type == 'cuda' and not torch.cuda.is_available()   # planning a GPU run from a machine without one
+    # planning a GPU run from a machine without one
+    elsewhere = device.type == 'cuda' and not torch.cuda.is_available()
     if elsewhere and not args.memory_gb:
-        raise ConfigError("--device cuda: no CUDA device here to measure; pass --memory-gb with the GPU's memory")
+        raise ConfigError("--device cuda: no CUDA device here to measure; "
+                          "pass --memory-gb with the GPU's memory")
     bf16 = cfg.mixed_precision != 'fp32' if elsewhere else autocast_dtype(cfg, device) is not None
     return device, bf16
 
 # %% ../nbs/13_cli.ipynb #c016o
 def _plan_title(args, cfg, bf16: bool) -> str:
     "One line naming what the plan is for."
-    return (f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, {cfg.micro_batch_size} x {cfg.max_seq_len} tokens "
-            f"per micro-batch, {'bf16 autocast' if bf16 else 'fp32'}"
+    return (f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, "
+            f"{cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
+            f"{'bf16 autocast' if bf16 else 'fp32'}"
             f"{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"
             f"{f', {cfg.distributed} over {args.nproc} processes' if args.nproc > 1 else ''}")
 
 # %% ../nbs/13_cli.ipynb #c016b
 @subcommand('plan', "print a config's memory plan without loading weights", _plan_args)
 def cmd_plan(args) -> int:
-    "Print the memory plan of the config's base model (or `--shape`) on this device (or `--device`, `--memory-gb`)."
+    "Print the memory plan of the config's base model (or `--shape`) on this device (or `--device`)."
     from modern_llm.memory import memory_plan, format_plan, cheapest_fit
     cfg = config_from_args(args)
     shape = _plan_shape(args, cfg)
@@ -249,8 +187,9 @@ def cmd_plan(args) -> int:
 # %% ../nbs/13_cli.ipynb #c013a
 def _generate_args(p: argparse.ArgumentParser):
     "--model and --prompt (required), --input, --system, --tokenizer and the sampling settings."
-    p.add_argument('--model', required=True); p.add_argument('--prompt', required=True); p.add_argument('--input')
-    p.add_argument('--system'); p.add_argument('--tokenizer'); p.add_argument('--max-new-tokens', type=int, default=256)
+    p.add_argument('--model', required=True); p.add_argument('--prompt', required=True)
+    p.add_argument('--input'); p.add_argument('--system'); p.add_argument('--tokenizer')
+    p.add_argument('--max-new-tokens', type=int, default=256)
     p.add_argument('--temperature', type=float, default=0.0); p.add_argument('--top-p', type=float, default=1.0)
     p.add_argument('--top-k', type=int, default=0); p.add_argument('--seed', type=int)
 
@@ -260,38 +199,55 @@ def cmd_generate(args) -> int:
     from modern_llm.hub import load_pretrained
     from modern_llm.generate import generate
     from modern_llm.data import Example, Turn
-    if args.max_new_tokens < 0: raise ConfigError(f'--max-new-tokens must be 0 or more, got {args.max_new_tokens}')
+    if args.max_new_tokens < 0:
+        raise ConfigError(f'--max-new-tokens must be 0 or more, got {args.max_new_tokens}')
     pre = load_pretrained(args.model, args.tokenizer)
     ex = Example([Turn('user', args.prompt, args.input or '')], system=args.system or '')
     stream = lambda row, text: print(text, end='', flush=True)
-    out = generate(pre, [ex], on_text=stream, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                   top_p=args.top_p, top_k=args.top_k, seed=args.seed)
+    out = generate(pre, [ex], on_text=stream, max_new_tokens=args.max_new_tokens,
+                   temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed)
     print(f'\n[{out[0].finish_reason}, {len(out[0].ids)} tokens]', file=sys.stderr)
     return 0
 
 # %% ../nbs/13_cli.ipynb #c015a
 def _eval_args(p: argparse.ArgumentParser):
     "--model (required), --base-model, --out, --limit, --config, --harness and --harness-limit."
-    p.add_argument('--model', required=True); p.add_argument('--base-model'); p.add_argument('--out')
-    p.add_argument('--limit', type=int, help='tasks per family'); p.add_argument('--config', help='config whose held-out split to score')
-    p.add_argument('--harness', help="comma-separated lm-evaluation-harness tasks (arc_easy,hellaswag,mmlu,gsm8k,ifeval need "
-                   "the hub; mllm_choice,mllm_answer,mllm_text ship here), run on the model and its base "
+    p.add_argument('--model', required=True)
+    p.add_argument('--base-model')
+    p.add_argument('--out')
+    p.add_argument('--limit', type=int, help='tasks per family')
+    p.add_argument('--config', help='config whose held-out split to score')
+    p.add_argument('--harness',
+                   help="comma-separated lm-evaluation-harness tasks "
+                        "(arc_easy,hellaswag,mmlu,gsm8k,ifeval need "
+                   "the hub; mllm_choice,mllm_answer,mllm_text ship here), run on the model and "
+                   "its base "
                    "(pip install 'modern_llm[eval]')")
-    p.add_argument('--harness-limit', type=float, help='documents per harness task (a fraction below 1)')
+    p.add_argument('--harness-limit', type=float,
+                   help='documents per harness task (a fraction below 1)')
 
 # %% ../nbs/13_cli.ipynb #c015d
 def _harness_manager(args):
     "The harness's task manager with the `--harness` tasks checked; None without `--harness`."
     if not args.harness: return None
     try: from modern_llm.harness import task_manager, load_tasks
-    except ImportError: raise ConfigError("--harness needs lm-evaluation-harness: pip install 'modern_llm[eval]'") from None
+    except ImportError:
+        raise ConfigError("--harness needs lm-evaluation-harness: pip install 'modern_llm[eval]'") from None
     load_tasks(args.harness, manager := task_manager())
     return manager
 
 # %% ../nbs/13_cli.ipynb #c015g
 def _eval_dir(args) -> Path:
     "Where `eval` writes: `--out`, else a checkpoint's run directory, else `eval`."
-    return Path(args.out) if args.out else Path(args.model).parent if Path(args.model).suffix == '.pt' else Path('eval')
+    if args.out: return Path(args.out)
+    return Path(args.model).parent if Path(args.model).suffix == '.pt' else Path('eval')
+
+# %% ../nbs/13_cli.ipynb #c015j
+def _heldout_examples(args):
+    "The held-out examples of the `--config` config, or None without `--config`."
+    if not args.config: return None
+    from modern_llm.pipeline import config_examples
+    return config_examples(load_config(args.config))[1]
 
 # %% ../nbs/13_cli.ipynb #c016
 @subcommand('eval', 'evaluate a model, optionally beside its base', _eval_args)
@@ -302,17 +258,14 @@ def cmd_eval(args) -> int:
     manager = _harness_manager(args)
     specs = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
     models = {n: load_pretrained(m) for n, m in specs.items()}
-    heldout = None
-    if args.config:
-        from modern_llm.pipeline import config_examples
-        heldout = config_examples(load_config(args.config))[1]
     out = _eval_dir(args)
-    rep = evaluate_models(models, out, heldout=heldout, limit=args.limit)
+    rep = evaluate_models(models, out, heldout=_heldout_examples(args), limit=args.limit)
     print(summary_table(rep)); print(f'wrote {out}/eval.json, samples.md and eval_accuracy.png')
     if args.harness:
         from modern_llm.harness import add_harness, harness_table
         rep = add_harness(rep, models, args.harness, args.harness_limit, out, manager)
-        print(harness_table(rep)); print(f'wrote the harness metrics to {out}/eval.json and {out}/harness.md')
+        print(harness_table(rep))
+        print(f'wrote the harness metrics to {out}/eval.json and {out}/harness.md')
     return 0
 
 # %% ../nbs/13_cli.ipynb #c016u
@@ -320,11 +273,12 @@ def _export_args(p: argparse.ArgumentParser):
     "--model and --out (required), --format, --quant and --push-to-hub."
     p.add_argument('--model', required=True); p.add_argument('--out', required=True)
     p.add_argument('--format', choices=('hf', 'adapter', 'gguf'), default='hf',
-                   help='hf: a transformers directory (adapters merged; the default); adapter: a PEFT adapter directory; '
-                        'gguf: one file for llama.cpp')
+                   help='hf: a transformers directory (adapters merged; the default); '
+                        'adapter: a PEFT adapter directory; gguf: one file for llama.cpp')
     p.add_argument('--quant', choices=('f16', 'q8_0'), help='GGUF weights (default f16)')
     p.add_argument('--push-to-hub', metavar='REPO',
-                   help='then upload the export to this Hugging Face Hub repo (needs internet and `hf auth login`)')
+                   help='then upload the export to this Hugging Face Hub repo (needs internet and '
+                        '`hf auth login`)')
 
 # %% ../nbs/13_cli.ipynb #c016x
 def _adapter_of(spec) -> dict | None:
@@ -333,23 +287,30 @@ def _adapter_of(spec) -> dict | None:
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
+# %% ../nbs/13_cli.ipynb #c016w2
+def _export_adapter(args, adapter: dict | None) -> Path:
+    "Write the adapter of checkpoint `args.model` (its `adapter` entry) as a PEFT adapter directory."
+    from modern_llm.adapters import export_adapter
+    from modern_llm.checkpoints import load_checkpoint
+    if not adapter:
+        raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); '
+                          'export it with --format hf')
+    return export_adapter(load_checkpoint(args.model), args.out)
+
 # %% ../nbs/13_cli.ipynb #c016aa
 def _export(args) -> Path:
     "Write the export `args` ask for; return its path."
     from modern_llm.hub import load_pretrained
-    from modern_llm.checkpoints import load_checkpoint
     from modern_llm.hf import export_hf
-    if args.quant and args.format != 'gguf': raise ConfigError('--quant applies to --format gguf only')
+    if args.quant and args.format != 'gguf':
+        raise ConfigError('--quant applies to --format gguf only')
     adapter = _adapter_of(args.model)
-    if args.format == 'adapter':
-        from modern_llm.adapters import export_adapter
-        if not adapter:
-            raise ConfigError(f'{args.model}: holds no adapter (a full fine-tune or a base model); export it with --format hf')
-        return export_adapter(load_checkpoint(args.model), args.out)
+    if args.format == 'adapter': return _export_adapter(args, adapter)
     pre = load_pretrained(args.model)
-    if adapter: print(f"merged the {adapter['finetune']} adapter into "
-                      f"{'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'} "
-                      f"({adapter['base']['model']})", file=sys.stderr)
+    if adapter:
+        into = 'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'
+        print(f"merged the {adapter['finetune']} adapter into {into} ({adapter['base']['model']})",
+              file=sys.stderr)
     if args.format == 'gguf':
         from modern_llm.gguf_export import export_gguf
         return export_gguf(pre.model, args.out, pre.tokenizer, pre.prompt_style, args.quant or 'f16')
@@ -357,14 +318,17 @@ def _export(args) -> Path:
 
 # %% ../nbs/13_cli.ipynb #c016ad
 def _write_card(args, out: Path):
-    "The model card (README.md) beside the exported weights, unless a README.md that is not one of ours is there."
+    "The model card (README.md) beside the exported weights, unless someone else's README.md is there."
     from modern_llm.model_card import model_card
     folder = out if out.is_dir() else out.parent
     readme, config = folder / 'README.md', folder / 'config.json'
     if readme.exists() and 'modern-llm' not in readme.read_text(errors='replace'):
-        print(f'{readme} exists and is not a modern_llm model card: left as it is, no card written', file=sys.stderr); return
+        print(f'{readme} exists and is not a modern_llm model card: left as it is, no card written',
+              file=sys.stderr)
+        return
     arch = json.loads(config.read_text()).get('model_type') if config.is_file() else None
-    model_card(args.model, args.format, out.name if args.format == 'gguf' else str(out), arch).save(readme)
+    weights = out.name if args.format == 'gguf' else str(out)
+    model_card(args.model, args.format, weights, arch).save(readme)
 
 # %% ../nbs/13_cli.ipynb #c016ag
 def _push(args, out: Path):
@@ -377,22 +341,28 @@ def _push(args, out: Path):
                       commit_message=f'modern-llm export of {args.model}')
     print(f'pushed to https://huggingface.co/{args.push_to_hub}', file=sys.stderr)
 
+# %% ../nbs/13_cli.ipynb #c016ag2
+def _check_push(args):
+    "Refuse `--push-to-hub` when offline mode is on or the hub cannot be reached."
+    from modern_llm.hub_access import hub_reachable, offline_mode
+    if args.push_to_hub and (offline_mode() or not hub_reachable()):
+        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "
+                          f"folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+
 # %% ../nbs/13_cli.ipynb #c016ah
 @subcommand('export', 'write a Hugging Face model directory or a GGUF file', _export_args)
 def cmd_export(args) -> int:
-    "Write a model as a transformers directory (adapters merged) or a GGUF file, or an adapter as a PEFT directory."
+    "Write a model as a transformers directory (adapters merged) or GGUF file, or an adapter for PEFT."
     from modern_llm.model import ModelLoadError
-    from modern_llm.hub_access import hub_reachable, offline_mode
-    if args.push_to_hub and (offline_mode() or not hub_reachable()):   # before any work: nothing half-done, nothing remote
-        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
-        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the folder where you "
-                          f"have internet (`hf upload {args.push_to_hub} {args.out}`)")
+    _check_push(args)
     try:
         out = Path(_export(args))
         _write_card(args, out)
         if args.push_to_hub: _push(args, out)
     except _user_errors(): raise
-    except Exception as e:   # whatever else fails on the way (disk, permissions, the hub) is one line too
+    # whatever else fails on the way (disk, permissions, the hub) is one line too
+    except Exception as e:
         raise ModelLoadError(f"export of '{args.model}' to '{args.out}' failed "
                              f"({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
     print(out)
@@ -402,23 +372,32 @@ def cmd_export(args) -> int:
 def _bench_args(p: argparse.ArgumentParser):
     "The benchmark's model, contenders, steps, rows, lengths and output folder."
     p.add_argument('--model', default='smollm2-135m',
-                   help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a smoke run")
-    p.add_argument('--contenders', help='comma-separated subset of ours, ours-lora, plain, trl-default, trl-fast, '
+                   help="base model (default: SmolLM2-135M from the embedded asset); 'tiny' for a "
+                        "smoke run")
+    p.add_argument('--contenders',
+                   help='comma-separated subset of ours, ours-lora, plain, trl-default, trl-fast, '
                                         'trl-packed, trl-lora (default: all)')
     p.add_argument('--steps', type=int, default=3, help='timed optimizer steps per contender')
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--rounds', type=int, default=1, help='repeat the contenders this often, alternating their order')
+    p.add_argument('--rounds', type=int, default=1,
+                   help='repeat the contenders this often, alternating their order')
     p.add_argument('--rows', type=int, default=1500, help='synthetic Alpaca-like rows to train on')
     p.add_argument('--examples-per-step', type=int, default=8,
                    help='effective batch in examples (packed: rows holding about as many)')
-    p.add_argument('--max-length', type=int, default=1024); p.add_argument('--lr', type=float, default=1e-5)
+    p.add_argument('--max-length', type=int, default=1024)
+    p.add_argument('--lr', type=float, default=1e-5)
     p.add_argument('--seed', type=int, default=0); p.add_argument('--device', default='auto')
-    p.add_argument('--preprocess-rows', type=int, default=52_000, help='rows for the preprocessing timing (0 skips it)')
-    p.add_argument('--timeout', type=float, default=600, help='seconds allowed per contender run (default 600)')
-    p.add_argument('--out', default='experiments/bench', help='where bench.json, bench.md and the prepared model go')
+    p.add_argument('--preprocess-rows', type=int, default=52_000,
+                   help='rows for the preprocessing timing (0 skips it)')
+    p.add_argument('--timeout', type=float, default=600,
+                   help='seconds allowed per contender run (default 600)')
+    p.add_argument('--out', default='experiments/bench',
+                   help='where bench.json, bench.md and the prepared model go')
 
 # %% ../nbs/13_cli.ipynb #c019d
-@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same model and data', _bench_args)
+@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same model and data',
+            _bench_args)
 def cmd_bench(args) -> int:
-    from modern_llm.bench.harness import bench_main   # here, not above: the library never imports the benchmark
+    # here, not above: the library never imports the benchmark
+    from modern_llm.bench.harness import bench_main
     return bench_main(args)

@@ -29,9 +29,9 @@ class SamplingParams:
     seed: int | None = None
 
     def __post_init__(self):
-        checks = [('max_new_tokens', self.max_new_tokens >= 1, '>= 1'), ('temperature', self.temperature >= 0, '>= 0'),
-                  ('top_k', self.top_k >= 0, '>= 0'), ('top_p', 0 < self.top_p <= 1, 'in (0, 1]'),
-                  ('repetition_penalty', self.repetition_penalty > 0, '> 0')]
+        checks = [('max_new_tokens', self.max_new_tokens >= 1, '>= 1'),
+                  ('temperature', self.temperature >= 0, '>= 0'), ('top_k', self.top_k >= 0, '>= 0'),
+                  ('top_p', 0 < self.top_p <= 1, 'in (0, 1]'), ('repetition_penalty', self.repetition_penalty > 0, '> 0')]
         for name, ok, rule in checks:
             if not ok: raise ValueError(f'{name} must be {rule}, got {getattr(self, name)!r}')
         self.stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
@@ -118,14 +118,14 @@ def flush(self: TextStream) -> str:
 # %% ../nbs/10_generate.ipynb #c022
 @dataclass
 class Completion:
-    "One row's output: new token ids (stop token excluded), their text, and why it ended: 'eos', 'stop' or 'length'."
+    "One row's output: new token ids (stop token excluded), their text, and why it ended (eos, stop, length)."
     ids: list
     text: str
     finish_reason: str
 
 # %% ../nbs/10_generate.ipynb #c022c
 def stop_ids(model, tok=None) -> set:
-    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (its EOS and end of turn)."
+    "End-of-sequence/end-of-turn ids of `model` (native or wrapped) and of tokenizer `tok` (EOS, end of turn)."
     cfg = getattr(model, 'hf', None)
     eos = model.config.eos_ids if cfg is None else cfg.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)

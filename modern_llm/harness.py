@@ -32,12 +32,12 @@ def chat_template_of(pre: Pretrained) -> str:
 
 # %% ../nbs/12a_harness.ipynb #a16569b0
 def model_max_length(model, tok) -> int:
-    "The longest sequence `model` takes: a native config's `max_seq_len`, else what the harness reads from an HF config."
+    "The longest sequence `model` takes: a native config's `max_seq_len`, else the harness's reading of it."
     return getattr(model.config, 'max_seq_len', None) or resolve_max_length(model.config, tok)
 
 # %% ../nbs/12a_harness.ipynb #2e2e9d48
 class ModernLM(TemplateLM):
-    "Our model (native or wrapped; full, or an adapter checkpoint merged on load) as an lm-evaluation-harness `LM`."
+    "Our model (native or wrapped; full, or an adapter merged on load) as an lm-evaluation-harness `LM`."
     def __init__(self, pretrained: Pretrained | str, batch_size: int = 8, max_length: int | None = None,
                  max_gen_toks: int = 256):
         super().__init__()
@@ -52,24 +52,27 @@ class ModernLM(TemplateLM):
     @property
     def prefix_token_id(self) -> int:
         "What an empty context is conditioned on: BOS, else EOS, as the harness's `hf` model does."
-        return self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
     @property
     def tokenizer_name(self) -> str: return self.pre.tokenizer_name.replace('/', '__')
 
 # %% ../nbs/12a_harness.ipynb #388b8e95
-def _tok_encode(self: ModernLM, string: str, add_special_tokens: bool | None = None, left_truncate_len: int | None = None,
-               **kw) -> list:
+def _tok_encode(self: ModernLM, string: str, add_special_tokens: bool | None = None,
+                left_truncate_len: int | None = None, **kw) -> list:
     "Token ids of `string`, the last `left_truncate_len` of them when given."
     if add_special_tokens is None and has_bos_prefix(string, self.tokenizer.decode(self.prefix_token_id)):
         add_special_tokens = False
-    ids = self.tokenizer.encode(string, **({} if add_special_tokens is None else {'add_special_tokens': add_special_tokens}))
+    special = {} if add_special_tokens is None else {'add_special_tokens': add_special_tokens}
+    ids = self.tokenizer.encode(string, **special)
     return ids[-left_truncate_len:] if left_truncate_len else ids
 ModernLM.tok_encode = _tok_encode
 update_abstractmethods(ModernLM)
 
 # %% ../nbs/12a_harness.ipynb #34b638c4
 @torch.no_grad()
-def continuation_logprobs(model, pairs: list, batch_size: int, max_length: int, disable_tqdm: bool = True) -> list:
+def continuation_logprobs(model, pairs: list, batch_size: int, max_length: int,
+                          disable_tqdm: bool = True) -> list:
     "(log-probability, is greedy) of each (context ids, continuation ids) pair under `model`."
     order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i][0]) - len(pairs[i][1]))
     out, device = [None] * len(pairs), next(model.parameters()).device
@@ -88,7 +91,8 @@ def continuation_logprobs(model, pairs: list, batch_size: int, max_length: int, 
 # %% ../nbs/12a_harness.ipynb #34b638c5
 def _loglikelihood_tokens(self: ModernLM, requests: list, disable_tqdm: bool = False, **kw) -> list:
     "(log-probability, is greedy) of each (key, context ids, continuation ids)."
-    out = continuation_logprobs(self.model, [(c, x) for _, c, x in requests], self.batch_size, self.max_length, disable_tqdm)
+    pairs = [(context, continuation) for _, context, continuation in requests]
+    out = continuation_logprobs(self.model, pairs, self.batch_size, self.max_length, disable_tqdm)
     for (key, _, _), o in zip(requests, out):
         if key is not None: self.cache_hook.add_partial('loglikelihood', key, o)
     return out
@@ -130,8 +134,8 @@ def _generate_until(self: ModernLM, requests: list, disable_tqdm: bool = False) 
         idx = sorted(idx, key=lambda i: -len(prompts[i]))
         for s in range(0, len(idx), self.batch_size):
             chunk = idx[s:s + self.batch_size]
-            done = generate(self.model, [prompts[i] for i in chunk], self.tokenizer, max_new_tokens=n_new, stop=stop,
-                            temperature=temperature)
+            done = generate(self.model, [prompts[i] for i in chunk], self.tokenizer, max_new_tokens=n_new,
+                            stop=stop, temperature=temperature)
             for i, c in zip(chunk, done):
                 out[i] = c.text
                 self.cache_hook.add_partial('generate_until', requests[i].args, c.text)
@@ -150,8 +154,8 @@ ModernLM.chat_template = _chat_template
 # %% ../nbs/12a_harness.ipynb #a7889d75
 def _apply_chat_template(self: ModernLM, chat_history: list, add_generation_prompt: bool = True) -> str:
     "A few-shot chat history as one prompt string, rendered with the model's own template."
-    return self.tokenizer.apply_chat_template(chat_history, chat_template=chat_template_of(self.pre), tokenize=False,
-                                              add_generation_prompt=add_generation_prompt,
+    return self.tokenizer.apply_chat_template(chat_history, chat_template=chat_template_of(self.pre),
+                                              tokenize=False, add_generation_prompt=add_generation_prompt,
                                               continue_final_message=not add_generation_prompt)
 ModernLM.apply_chat_template = _apply_chat_template
 
@@ -189,14 +193,14 @@ def load_tasks(names, manager=None) -> dict:
 
 # %% ../nbs/12a_harness.ipynb #b340f106
 def task_metrics(results: dict) -> dict:
-    "{task: {metric: value}} from `simple_evaluate`'s results: the metrics under their plain names, stderr left out."
+    "{task: {metric: value}} from `simple_evaluate`'s results: metrics under their plain names, no stderr."
     return {task: {k.split(',')[0]: v for k, v in r.items() if ',' in k and '_stderr' not in k}
             for task, r in results['results'].items()}
 
 # %% ../nbs/12a_harness.ipynb #b340f108
-def run_harness(model, tasks, limit: int | float | None = None, batch_size: int = 8, apply_chat_template: bool = False,
-                log_samples: bool = False, manager=None) -> dict:
-    "`simple_evaluate` of `model` (a `ModernLM`, `Pretrained` or spec) on `tasks`: {'metrics': ..., 'samples' if asked}."
+def run_harness(model, tasks, limit: int | float | None = None, batch_size: int = 8,
+                apply_chat_template: bool = False, log_samples: bool = False, manager=None) -> dict:
+    "`simple_evaluate` of `model` (`ModernLM`, `Pretrained` or spec) on `tasks`: {'metrics', 'samples' if asked}."
     from lm_eval import simple_evaluate
     manager = manager or task_manager()
     names = list(load_tasks(tasks, manager))
@@ -232,7 +236,7 @@ def save_harness(report: dict, out_dir) -> Path:
 # %% ../nbs/12a_harness.ipynb #336183dd
 def add_harness(report: dict, models: dict, tasks, limit: int | float | None = None, out_dir=None, manager=None,
                 batch_size: int = 8) -> dict:
-    "`report` with each named `Pretrained` of `models` scored on the harness `tasks`; saved to `out_dir` when given."
+    "`report` with each named `Pretrained` of `models` scored on the harness `tasks`; saved to `out_dir` if given."
     report['harness'] = {n: run_harness(pre, tasks, limit, batch_size, manager=manager)['metrics']
                          for n, pre in models.items()}
     if out_dir is not None: save_harness(report, out_dir)

@@ -48,7 +48,8 @@ def clip_gradients(model: nn.Module, max_norm: float) -> torch.Tensor:
     "Clip the global gradient norm to `max_norm` in place; return the norm before clipping (FP64 sum, whole under FSDP2)."
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]))
-    norm = (norm.full_tensor() if hasattr(norm, 'full_tensor') else norm).float()   # FSDP2: a DTensor of the shards
+    # FSDP2: a DTensor of the shards
+    norm = (norm.full_tensor() if hasattr(norm, 'full_tensor') else norm).float()
     scale = max_norm / (norm.item() + 1e-6)
     if scale < 1: torch._foreach_mul_(grads, scale)
     return norm

@@ -24,8 +24,10 @@ class SamplingControls:
     "Sliders for `generate`'s sampling parameters, and a seed."
     def __init__(self, max_new_tokens: int = 96):
         label = dict(style={'description_width': '90px'})
-        self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=1, max=1024, description='max tokens', **label)
-        self.temperature = W.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.05, description='temperature', **label)
+        self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=1, max=1024, description='max tokens',
+                                          **label)
+        self.temperature = W.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.05, description='temperature',
+                                         **label)
         self.top_p = W.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description='top-p', **label)
         self.seed = W.IntText(value=0, description='seed', **label)
         self.widget = W.HBox([W.VBox([self.max_new_tokens, self.temperature]), W.VBox([self.top_p, self.seed])])
@@ -43,12 +45,14 @@ def named_models(models) -> dict:
 def answer_panes(models: dict) -> dict:
     "One read-only text pane per model, laid out side by side."
     width = f'{100 // max(1, len(models))}%'
-    return {n: W.Textarea(description=n, disabled=True, layout=W.Layout(width=width, height='200px')) for n in models}
+    layout = dict(width=width, height='200px')
+    return {n: W.Textarea(description=n, disabled=True, layout=W.Layout(**layout)) for n in models}
 
 # %% ../nbs/11_widgets.ipynb #c009
 NO_MODEL = ('No model loaded: pass one, e.g. <code>{cls}(load_pretrained("experiments/runs/local/local-sft_final.pt"))'
             '</code>, or several by name for side by side.')
 
+# %% ../nbs/11_widgets.ipynb #c009j
 def stream_answer(pre, ex: Example, pane: W.Textarea, params: dict) -> Completion:
     "Generate `pre`'s answer to `ex`, appending it to `pane` as it streams."
     def on_text(row, piece): pane.value += piece
@@ -64,7 +68,8 @@ def working(ui):
     "Disable `ui.button` while the body runs; show an error in `ui.status` instead of raising it."
     ui.button.disabled = True
     try: yield
-    except Exception as e: ui.status.value = f'<span style="color:#c00">{type(e).__name__}: {html.escape(str(e))}</span>'
+    except Exception as e:
+        ui.status.value = f'<span style="color:#c00">{type(e).__name__}: {html.escape(str(e))}</span>'
     finally: ui.button.disabled = False
 
 # %% ../nbs/11_widgets.ipynb #c011
@@ -147,18 +152,21 @@ BOUNDARY = '<b style="color:#c00">┃</b>'
 LEGEND = ''.join(f'<span style="background:{c};border:1px solid #ccc;padding:0 4px;margin-right:6px">{s}</span>'
                  for s, c in COLOURS.items()) + f'{BOUNDARY} document boundary'
 
+# %% ../nbs/11_widgets.ipynb #c026g
 def token_span(token_id: int, status: str, tok) -> str:
     "One token as HTML: its text coloured by its status (padding struck through), its id and status on hover."
     text = html.escape(tok.decode([int(token_id)])).replace('\n', '↵<br>')
-    style = f"background:{COLOURS[status]}" + (';text-decoration:line-through;color:#aaa' if status == 'pad' else '')
+    struck = ';text-decoration:line-through;color:#aaa' if status == 'pad' else ''
+    style = f"background:{COLOURS[status]}{struck}"
     return f'<span title="{int(token_id)} {status}" style="{style}">{text}</span>'
 
 # %% ../nbs/11_widgets.ipynb #c026d
 def mask_html(ids, trained, tok, attention=None, doc_ids=None) -> str:
-    "HTML of one row's tokens coloured trained / masked / pad, with document boundaries marked, a legend and counts."
+    "HTML of one row's tokens coloured trained / masked / pad, its document boundaries, a legend and counts."
     status, spans = token_status(trained, attention), []
     for i, (t, s) in enumerate(zip(ids, status)):
-        if doc_ids is not None and i > 0 and doc_ids[i] != doc_ids[i - 1] and doc_ids[i] >= 0: spans.append(BOUNDARY)
+        if doc_ids is not None and i > 0 and doc_ids[i] != doc_ids[i - 1] and doc_ids[i] >= 0:
+            spans.append(BOUNDARY)
         spans.append(token_span(t, s, tok))
     n_docs = len(set(int(d) for d in doc_ids if d >= 0)) if doc_ids is not None else 1
     counts = ', '.join(f'{k} {status.count(k)}' for k in COLOURS) + f', documents {n_docs}'
@@ -171,12 +179,14 @@ class MaskInspector:
     def __init__(self, tok, rows: dict | TokenizedData | None = None, style: str = 'auto'):
         self.tok, self.rows, self.style = tok, rows, style
         n = 0 if rows is None else len(rows['input_ids']) if isinstance(rows, dict) else len(rows)
-        self.index = W.BoundedIntText(value=0, min=0, max=max(0, n - 1), description=f'row (of {n})', disabled=n == 0)
+        self.index = W.BoundedIntText(value=0, min=0, max=max(0, n - 1), description=f'row (of {n})',
+                                      disabled=n == 0)
         self.instruction = W.Text(placeholder='Instruction')
         self.context = W.Text(placeholder='Input (optional)')
         self.response = W.Text(placeholder='Response')
         self.show_typed = W.Button(description='Show mask')
-        self.view = W.HTML('' if n else 'Pass rows (a batch or a TokenizedData) to pick one by index, or type an example.')
+        self.view = W.HTML('' if n else 'Pass rows (a batch or a TokenizedData) to pick one by index, '
+                                        'or type an example.')
         self.index.observe(lambda _: self.show_row(), names='value')
         self.show_typed.on_click(lambda _: self.show_example())
         self.widget = W.VBox([self.index, W.HBox([self.instruction, self.context, self.response, self.show_typed]),
@@ -189,17 +199,21 @@ def show_row(self: MaskInspector):
     "Show the row at `self.index`."
     r, i = self.rows, self.index.value
     if isinstance(r, dict):
+        docs = r['doc_ids'][i].tolist() if 'doc_ids' in r else None
         self.view.value = mask_html(r['input_ids'][i].tolist(), (r['labels'][i] != IGNORE).tolist(), self.tok,
-                                    r['attention_mask'][i].tolist(), r['doc_ids'][i].tolist() if 'doc_ids' in r else None)
+                                    r['attention_mask'][i].tolist(), docs)
     else:
         ids, trained = r.row(i)
-        self.view.value = f'<div>source: {html.escape(r.sources[i])}</div>' + mask_html(ids.tolist(), trained.tolist(), self.tok)
+        source = f'<div>source: {html.escape(r.sources[i])}</div>'
+        self.view.value = source + mask_html(ids.tolist(), trained.tolist(), self.tok)
 
 # %% ../nbs/11_widgets.ipynb #c034b
 @patch
 def show_example(self: MaskInspector):
     "Show the typed instruction, input and response, masked as training masks them."
     if not (self.instruction.value.strip() and self.response.value.strip()):
-        self.view.value = 'Type an instruction and a response (a row with an empty response is never trained on).'; return
-    ex = Example([Turn('user', self.instruction.value, self.context.value), Turn('assistant', self.response.value)])
+        self.view.value = 'Type an instruction and a response (a row with an empty response is never trained on).'
+        return
+    ex = Example([Turn('user', self.instruction.value, self.context.value),
+                  Turn('assistant', self.response.value)])
     self.view.value = mask_html(*encode_segments(segments(ex, self.tok, self.style), self.tok), self.tok)
