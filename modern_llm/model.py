@@ -101,10 +101,10 @@ def rope_inv_freq(c: ModelConfig) -> torch.Tensor:
     medium = (wavelen >= old / hi) & (wavelen <= old / lo)
     return torch.where(medium, (1 - smooth) * scaled / factor + smooth * scaled, scaled)
 
-# %% ../nbs/06_model.ipynb #2e58ce23
+# %% ../nbs/06_model.ipynb #96c29884
 def rotate_half(x): x1, x2 = x.chunk(2, -1); return torch.cat((-x2, x1), -1)
 
-# %% ../nbs/06_model.ipynb #92408099
+# %% ../nbs/06_model.ipynb #a1b760c8
 def apply_rope(x, cos, sin): return x * cos + rotate_half(x) * sin
 
 # %% ../nbs/06_model.ipynb #c021
@@ -118,7 +118,7 @@ class Attention(nn.Module):
         self.o = nn.Linear(c.n_heads * c.head_dim, c.d_model, bias=False)
         self.sinks = nn.Parameter(torch.zeros(c.n_heads)) if c.attn_sinks else None
 
-# %% ../nbs/06_model.ipynb #d6fc96a1
+# %% ../nbs/06_model.ipynb #3de1f7c8
 @patch
 def forward(self: Attention, x, cos, sin, mask, cache=None):
     "`mask`: None (plain causal), a boolean mask, `DocumentSpans`, a FlexAttention `BlockMask` or `DocumentRuns`."
@@ -143,7 +143,7 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(c.d_ff, c.d_model, bias=False)
     def forward(self, x): return self.down(F.silu(self.gate(x)) * self.up(x))
 
-# %% ../nbs/06_model.ipynb #1de7db7e
+# %% ../nbs/06_model.ipynb #793fbf3f
 class Block(nn.Module):
     def __init__(self, c: ModelConfig, layer: int):
         super().__init__()
@@ -175,7 +175,7 @@ class LMOutput(NamedTuple):
     loss_sum: torch.Tensor | None
     n_tokens: torch.Tensor | None
 
-# %% ../nbs/06_model.ipynb #5f116b5d
+# %% ../nbs/06_model.ipynb #b978386a
 def default_positions(attention_mask, T: int, S: int, device=None):
     "Position ids of the last T of S tokens: the count of real tokens before each, so left padding is skipped."
     if attention_mask is None: return torch.arange(S - T, S, device=device)[None]
@@ -188,7 +188,7 @@ def trained_positions(hidden, labels) -> tuple:
     keep = targets != IGNORE
     return hidden[:, :-1][keep], targets[keep], keep.sum()
 
-# %% ../nbs/06_model.ipynb #77a4cd71
+# %% ../nbs/06_model.ipynb #ff2c2b6c
 LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
 def _token_loss(head, h, targets): return F.cross_entropy(head(h).float(), targets, reduction='sum')
 
@@ -233,7 +233,7 @@ class ModernDecoderLM(nn.Module):
         self.fused_loss = True         # Liger's fused head and loss on CUDA, where the [gpu] extra is installed
         self.reset_parameters()
 
-# %% ../nbs/06_model.ipynb #9aab7f77
+# %% ../nbs/06_model.ipynb #9b73cb25
 @patch
 def reset_parameters(self: ModernDecoderLM):
     "GPT-2 style init: N(0, init_std), residual output projections scaled down by sqrt(2 * n_layers)."
@@ -243,13 +243,13 @@ def reset_parameters(self: ModernDecoderLM):
         else: nn.init.normal_(p, std=std / math.sqrt(2 * self.config.n_layers)
                               if name.endswith(('o.weight', 'down.weight')) else std)
 
-# %% ../nbs/06_model.ipynb #b4288bf3
+# %% ../nbs/06_model.ipynb #d531045c
 @patch(as_prop=True)
 def head_weight(self: ModernDecoderLM): return self.embed.weight if self.lm_head is None else self.lm_head.weight
 @patch
 def head(self: ModernDecoderLM, h): return F.linear(h, self.head_weight)
 
-# %% ../nbs/06_model.ipynb #dac5e796
+# %% ../nbs/06_model.ipynb #f249668c
 @patch(as_prop=True)
 def vocab_size(self: ModernDecoderLM) -> int: return self.config.vocab_size
 @patch
@@ -257,7 +257,7 @@ def new_cache(self: ModernDecoderLM, batch_size: int, max_len: int) -> KVCache:
     p = self.embed.weight
     return KVCache(self.config, batch_size, max_len, p.dtype, p.device)
 
-# %% ../nbs/06_model.ipynb #2bcfe782
+# %% ../nbs/06_model.ipynb #73585448
 @patch
 def rope_cos_sin(self: ModernDecoderLM, position_ids, dtype) -> tuple:
     "cos and sin [B, 1, T, head_dim] of the rotary angles at `position_ids`."
@@ -265,7 +265,7 @@ def rope_cos_sin(self: ModernDecoderLM, position_ids, dtype) -> tuple:
     emb = torch.cat([freqs, freqs], -1)[:, None]
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
-# %% ../nbs/06_model.ipynb #70bc9caf
+# %% ../nbs/06_model.ipynb #4acaf60e
 def layer_mask(path: str | None, T: int, S: int, attention_mask, doc_ids, device):
     "What every layer's attention takes for this batch, for the packed-attention `path` (None: not packed)."
     if path == 'spans': return DocumentSpans(document_spans(doc_ids))
@@ -273,7 +273,7 @@ def layer_mask(path: str | None, T: int, S: int, attention_mask, doc_ids, device
     if path == 'varlen': return document_runs(doc_ids)
     return attention_mask_4d(T, S, attention_mask, doc_ids, device)
 
-# %% ../nbs/06_model.ipynb #28f23f91
+# %% ../nbs/06_model.ipynb #97385ab4
 @patch
 def summed_loss(self: ModernDecoderLM, hidden, labels) -> tuple:
     "(summed loss, trained-token count) of the final hidden states against `labels`; (None, None) without labels."
@@ -324,18 +324,18 @@ def num_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters, each tied tensor counted once."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
-# %% ../nbs/06_model.ipynb #30908515
+# %% ../nbs/06_model.ipynb #b00d7532
 def matmul_params(c: ModelConfig) -> int:
     "Parameters that take part in a matrix multiply: every projection, and the LM head even when tied."
     attn = c.d_model * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.d_model
     return c.n_layers * (attn + 3 * c.d_model * c.d_ff) + c.vocab_size * c.d_model
 
-# %% ../nbs/06_model.ipynb #4e237edb
+# %% ../nbs/06_model.ipynb #e87352bd
 def training_flops(matmul_params: int, attention_width: int, doc_lengths) -> int:
     "Training FLOPs of documents of `doc_lengths` tokens, each attending to itself; width: layers×heads×head_dim."
     return sum(int(n) * (6 * matmul_params + 12 * attention_width * int(n)) for n in doc_lengths)
 
-# %% ../nbs/06_model.ipynb #81d6f2b0
+# %% ../nbs/06_model.ipynb #4bd2b7c6
 def document_flops(c: ModelConfig, doc_lengths) -> int:
     "`training_flops` of a native model with config `c`."
     return training_flops(matmul_params(c), c.n_layers * c.n_heads * c.head_dim, doc_lengths)
