@@ -45,8 +45,9 @@ def gguf_reader(path: Path):
     "A `gguf.GGUFReader` of `path`, or a `ModelLoadError` naming the file when it is not valid GGUF."
     import gguf
     try: return gguf.GGUFReader(path)
-    except Exception as e: raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
-                                                f'download it again') from None
+    except Exception as e:
+        raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
+                             f'download it again') from None
 
 # %% ../nbs/07b_gguf.ipynb #d75eb8c9
 def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
@@ -83,7 +84,8 @@ def save_safetensors(cfg: ModelConfig, state: dict, path: Path) -> Path:
     from safetensors.torch import save_file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    save_file({k: v.contiguous() for k, v in state.items()}, tmp, metadata={'modern_llm_config': json.dumps(asdict(cfg))})
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp,
+              metadata={'modern_llm_config': json.dumps(asdict(cfg))})
     os.replace(tmp, path)
     return path
 

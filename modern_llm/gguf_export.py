@@ -101,7 +101,8 @@ def check_gguf_exportable(model, quant: str) -> tuple[str, ModelConfig]:
         raise GGUFExportError(f"GGUF quantization must be one of {', '.join(GGUF_QUANTS)}; got {quant!r}")
     arch, c = gguf_architecture(model), gguf_shape(model)
     if c.attn_sinks:
-        raise GGUFExportError("this model uses attention sinks, which llama.cpp's Llama lacks; it can only be saved natively")
+        raise GGUFExportError("this model uses attention sinks, which llama.cpp's Llama lacks; "
+                              "it can only be saved natively")
     if c.rope_scaling:
         raise GGUFExportError(f"GGUF export writes plain RoPE; this model scales it ({c.rope_scaling.get('rope_type')}). "
                               f"{_CONVERT}")
@@ -165,7 +166,8 @@ def export_gguf(model, path, tokenizer, prompt_style: str = 'auto', quant: str =
     from tqdm.auto import tqdm
     arch, c = check_gguf_exportable(model, quant)
     path = Path(path)
-    if path.suffix != '.gguf': raise GGUFExportError(f"GGUF export writes one file: give a path ending in .gguf, not '{path}'")
+    if path.suffix != '.gguf':
+        raise GGUFExportError(f"GGUF export writes one file: give a path ending in .gguf, not '{path}'")
     gguf_pre_tokenizer(tokenizer)   # refuse before writing anything
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp')   # written aside and renamed: a failed export leaves no half-written file

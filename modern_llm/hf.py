@@ -83,8 +83,9 @@ def _hf_dir_state(d: Path) -> dict:
     for f in files:
         try: state.update(load_file(f) if f.suffix == '.safetensors'
                           else torch.load(f, map_location='cpu', weights_only=True))
-        except Exception as e: raise ModelLoadError(f'{f}: cannot be read, the file is truncated or corrupt '
-                                                    f'({type(e).__name__}: {str(e)[:200]}); download it again') from None
+        except Exception as e:
+            raise ModelLoadError(f'{f}: cannot be read, the file is truncated or corrupt '
+                                 f'({type(e).__name__}: {str(e)[:200]}); download it again') from None
     return state
 
 # %% ../nbs/07a_hf.ipynb #h027
@@ -275,7 +276,8 @@ CLASSIC_CHAT_TEMPLATE = (
 
 def generation_eos_ids(model_eos, tok=None) -> list:
     "The EOS ids a generation config lists: the model's, and what `tok`'s chat template ends a reply with."
-    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]), *(stop_token_ids(tok) if tok is not None else [])]
+    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]),
+           *(stop_token_ids(tok) if tok is not None else [])]
     return sorted({i for i in ids if i is not None})
 
 # %% ../nbs/07a_hf.ipynb #h054c
@@ -303,7 +305,7 @@ def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'au
     if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic':
         tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
     eos = generation_eos_ids(hc.eos_token_id, tokenizer)
-    GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=eos[0] if len(eos) == 1 else eos,   # one id as transformers writes it
-                     pad_token_id=hc.pad_token_id).save_pretrained(out)
+    GenerationConfig(bos_token_id=hc.bos_token_id, pad_token_id=hc.pad_token_id,   # one EOS id as transformers writes it
+                     eos_token_id=eos[0] if len(eos) == 1 else eos).save_pretrained(out)
     if tokenizer is not None: tokenizer.save_pretrained(out)
     return out

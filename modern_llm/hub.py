@@ -44,7 +44,8 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
         return native_from_state(ModelConfig(**cfg), ck['model_state'])
     except (TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{source}: its model_state does not fit its model_config "
-                              f"({' '.join(str(e).split())[:300]}); save the model again with modern_llm.hub.save_model") from None
+                              f"({' '.join(str(e).split())[:300]}); "
+                              f"save the model again with modern_llm.hub.save_model") from None
 
 # %% ../nbs/07_hub.ipynb #c043
 MODEL_ALIASES = ('smollm2-135m', 'smollm2-135m-instruct')

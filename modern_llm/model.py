@@ -212,7 +212,8 @@ def liger_cross_entropy():
 def fused_shifted_loss(hidden, labels, weight) -> tuple:
     "`shifted_loss` by Liger's fused head and cross-entropy (CUDA), with the head's `weight` [vocab, d_model]."
     h, t, n = trained_positions(hidden, labels)
-    if not len(t): return _token_loss(lambda x: F.linear(x, weight), h, t), n   # nothing trained: a zero that has a gradient
+    # nothing trained: a zero that has a gradient
+    if not len(t): return _token_loss(lambda x: F.linear(x, weight), h, t), n
     return liger_cross_entropy()(h, weight, t, reduction='sum'), n
 
 # %% ../nbs/06_model.ipynb #c031
@@ -286,7 +287,7 @@ def summed_loss(self: ModernDecoderLM, hidden, labels) -> tuple:
 @patch
 def forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
             lengths=None, cache: KVCache | None = None, logits: str = 'auto') -> LMOutput:
-    "Logits and/or the summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
+    "Logits and/or summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
     B, T = input_ids.shape
     S = T + (cache.length if cache is not None else 0)
     if lengths is not None: attention_mask = torch.arange(T, device=input_ids.device)[None] < lengths[:, None]

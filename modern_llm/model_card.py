@@ -88,7 +88,7 @@ def _num(v) -> str: return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 # %% ../nbs/07d_model_card.ipynb #335a2817
 def model_card(spec, fmt: str = 'hf', name: str = 'DIR', architecture: str | None = None):
-    "The `huggingface_hub.ModelCard` of an export of `spec` in format `fmt` ('hf', 'adapter' or 'gguf'), loaded as `name`."
+    "The `huggingface_hub.ModelCard` of an export of `spec` as `fmt` ('hf', 'adapter' or 'gguf'), loaded as `name`."
     from huggingface_hub import ModelCard, ModelCardData
     facts = training_facts(spec)
     base = facts.get('base_model') or str(spec)
