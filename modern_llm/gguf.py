@@ -20,20 +20,22 @@ def _unpermute(w, n_head: int):
     "Undo llama.cpp's Q/K row permutation (adjacent pairs back to halves, per head)."
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
+# %% ../nbs/07b_gguf.ipynb #3034f699
 def _gguf_field(reader, key, default=None):
     f = reader.fields.get(key)
     return default if f is None else f.contents()
 
 # %% ../nbs/07b_gguf.ipynb #g035a
 def gguf_config(r) -> ModelConfig:
-    "The native config of a llama-architecture `gguf.GGUFReader`, from its metadata and tensor shapes alone (no weights are read)."
+    "The native config of a llama-architecture `gguf.GGUFReader`, from its metadata and tensor shapes (no weights read)."
     g = lambda k, d=None: _gguf_field(r, f'llama.{k}', d)
     tok = lambda k: _gguf_field(r, f'tokenizer.ggml.{k}_token_id')
     shapes = {t.name: [int(s) for s in reversed(t.shape)] for t in r.tensors}   # GGUF lists dimensions innermost first
     n_heads, d_model = g('attention.head_count'), g('embedding_length')
-    return ModelConfig(vocab_size=shapes['token_embd.weight'][0], d_model=d_model, n_layers=g('block_count'), n_heads=n_heads,
-                       n_kv_heads=g('attention.head_count_kv', n_heads), d_ff=g('feed_forward_length'),
-                       head_dim=g('attention.key_length', d_model // n_heads), rope_theta=float(g('rope.freq_base', 10000.0)),
+    return ModelConfig(vocab_size=shapes['token_embd.weight'][0], d_model=d_model, n_layers=g('block_count'),
+                       n_heads=n_heads, n_kv_heads=g('attention.head_count_kv', n_heads), d_ff=g('feed_forward_length'),
+                       head_dim=g('attention.key_length', d_model // n_heads),
+                       rope_theta=float(g('rope.freq_base', 10000.0)),
                        norm_eps=float(g('attention.layer_norm_rms_epsilon')), max_seq_len=g('context_length'),
                        tie_embeddings='output.weight' not in shapes, bos_token_id=tok('bos'), eos_token_id=tok('eos'),
                        pad_token_id=tok('padding'))
@@ -43,11 +45,13 @@ def gguf_reader(path: Path):
     "A `gguf.GGUFReader` of `path`, or a `ModelLoadError` naming the file when it is not valid GGUF."
     import gguf
     try: return gguf.GGUFReader(path)
-    except Exception as e: raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
-                                                f'download it again') from None
+    except Exception as e:
+        raise ModelLoadError(f'{path}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]}); '
+                             f'download it again') from None
 
+# %% ../nbs/07b_gguf.ipynb #d75eb8c9
 def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
-    "Config and fp32 weights (native names) of a llama-architecture GGUF file; `NotNative(arch)` for other architectures."
+    "Config and fp32 weights (native names) of a llama-architecture GGUF file; `NotNative(arch)` for others."
     import gguf
     from tqdm.auto import tqdm
     path = Path(path)
@@ -55,8 +59,8 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
     arch = _gguf_field(r, 'general.architecture')
     if arch != 'llama': raise NotNative(arch)
     if any(t.name == 'rope_freqs.weight' for t in r.tensors):
-        raise ModelLoadError(f'{path}: stores Llama 3.1 RoPE frequency factors, which modern_llm does not read from GGUF; '
-                             f'load the Hugging Face version of the model instead')
+        raise ModelLoadError(f'{path}: stores Llama 3.1 RoPE frequency factors, which modern_llm does not read from '
+                             f'GGUF; load the Hugging Face version of the model instead')
     print(f'converting {path.name} (once: the result is cached) ...', flush=True)
     cfg = gguf_config(r)
     state = {}
@@ -68,21 +72,24 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict]:
     return cfg, state
 
 # %% ../nbs/07b_gguf.ipynb #g038
-GGUF_CONVERSION = 1   # raise when `read_gguf` changes what it produces: conversions cached by an older version are then redone
+GGUF_CONVERSION = 1   # raise when `read_gguf` changes what it produces: older cached conversions are then redone
 
 def _file_key(path: Path) -> str:
     st = path.stat()
     return hashlib.sha1(f'{GGUF_CONVERSION}:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}'.encode()).hexdigest()[:12]
 
+# %% ../nbs/07b_gguf.ipynb #35c91725
 def save_safetensors(cfg: ModelConfig, state: dict, path: Path) -> Path:
     "Native weights and config as one safetensors file, written atomically."
     from safetensors.torch import save_file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    save_file({k: v.contiguous() for k, v in state.items()}, tmp, metadata={'modern_llm_config': json.dumps(asdict(cfg))})
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp,
+              metadata={'modern_llm_config': json.dumps(asdict(cfg))})
     os.replace(tmp, path)
     return path
 
+# %% ../nbs/07b_gguf.ipynb #be2f2a92
 def load_safetensors(path: Path, dtype=torch.float32) -> ModernDecoderLM:
     from safetensors import safe_open
     with safe_open(path, 'pt') as f:

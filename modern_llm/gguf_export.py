@@ -8,9 +8,8 @@ import json, os
 from pathlib import Path
 import numpy as np
 import torch
-from .model import ModelConfig, ModernDecoderLM
+from .model import ModelConfig, ModelLoadError, ModernDecoderLM
 from .hf import GGUF_NAMES, CLASSIC_CHAT_TEMPLATE, rename
-from .model import ModelLoadError
 from .tokenizer import bos_prefix, resolve_style
 
 # %% auto #0
@@ -24,86 +23,101 @@ def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 # %% ../nbs/07c_gguf_export.ipynb #c009
+def _backend(tok) -> dict: return json.loads(tok.backend_tokenizer.to_str())
+
+# %% ../nbs/07c_gguf_export.ipynb #5d253f42
 class GGUFExportError(ModelLoadError):
     "A model or tokenizer that cannot be written as GGUF; the message says why and what to do instead."
 
-_LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-
+_LLAMA3_SPLIT = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                 "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
 _QWEN2_SPLIT = _LLAMA3_SPLIT.replace('\\p{N}{1,3}', '\\p{N}')   # Qwen2's: Llama 3's with single digits
 
-def _backend(tok) -> dict: return json.loads(tok.backend_tokenizer.to_str())
-
 def gguf_pre_tokenizer(tok) -> str:
-    "llama.cpp's name (`tokenizer.ggml.pre`) for how `tok` splits text before BPE; `GGUFExportError` for a tokenizer it cannot name."
+    "llama.cpp's name (`tokenizer.ggml.pre`) for how `tok` splits text before BPE; else `GGUFExportError`."
     j = _backend(tok)
     pre, model = j.get('pre_tokenizer') or {}, j['model']
     parts = pre.get('pretokenizers', [pre]) if pre.get('type') == 'Sequence' else [pre]
-    kinds = [(p.get('type'), p.get('use_regex'), p.get('individual_digits'), (p.get('pattern') or {}).get('Regex')) for p in parts]
+    kinds = [(p.get('type'), p.get('use_regex'), p.get('individual_digits'), (p.get('pattern') or {}).get('Regex'))
+             for p in parts]
     if model.get('type') == 'BPE':
         if kinds == [('ByteLevel', True, None, None)]: return 'gpt-2'
         if kinds == [('Digits', None, True, None), ('ByteLevel', True, None, None)]: return 'smollm'
         if kinds == [('Split', None, None, _LLAMA3_SPLIT), ('ByteLevel', False, None, None)]: return 'llama-bpe'
         if kinds == [('Split', None, None, _QWEN2_SPLIT), ('ByteLevel', False, None, None)]: return 'qwen2'
-    raise GGUFExportError(f"GGUF export writes byte-level BPE tokenizers (GPT-2, SmolLM2, Llama 3 and Qwen2 style); this one is {model.get('type')} "
-                          f"with pre-tokenizer {[k[0] for k in kinds]}. Export a Hugging Face directory (--format hf) and convert it "
-                          f"with llama.cpp's convert_hf_to_gguf.py")
+    raise GGUFExportError(f"GGUF export writes byte-level BPE tokenizers (GPT-2, SmolLM2, Llama 3 and Qwen2 style); "
+                          f"this one is {model.get('type')} with pre-tokenizer {[k[0] for k in kinds]}. Export a "
+                          f"Hugging Face directory (--format hf) and convert it with llama.cpp's convert_hf_to_gguf.py")
 
 # %% ../nbs/07c_gguf_export.ipynb #c012
 def gguf_vocab(tok, vocab_size: int) -> tuple[list, list, list]:
     "(tokens, token types, merges) of byte-level BPE tokenizer `tok` for an embedding of `vocab_size` rows."
     import gguf
     tokens, types = [f'[PAD{i}]' for i in range(vocab_size)], [gguf.TokenType.UNUSED] * vocab_size
-    added = tok.added_tokens_decoder
+    added, T = tok.added_tokens_decoder, gguf.TokenType
     for text, i in tok.get_vocab().items():
-        if i >= vocab_size: raise GGUFExportError(f'the tokenizer has id {i} ({text!r}) but the model only {vocab_size} embeddings')
+        if i >= vocab_size:
+            raise GGUFExportError(f'the tokenizer has id {i} ({text!r}) but the model only {vocab_size} embeddings')
         tokens[i] = text
-        types[i] = gguf.TokenType.NORMAL if i not in added else gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED
+        types[i] = T.NORMAL if i not in added else T.CONTROL if added[i].special else T.USER_DEFINED
     merges = [m if isinstance(m, str) else ' '.join(m) for m in _backend(tok)['model']['merges']]
     return tokens, types, merges
 
 # %% ../nbs/07c_gguf_export.ipynb #c015
 GGUF_QUANTS = ('f16', 'q8_0')
-GGUF_ARCHITECTURES = ('llama', 'qwen2', 'qwen3')   # llama's from the native model; Qwen2 and Qwen3 from the transformers wrapper
+GGUF_ARCHITECTURES = ('llama', 'qwen2', 'qwen3')   # llama's from the native model; Qwen2/Qwen3 from the wrapper
 _CONVERT = "Export a Hugging Face directory (--format hf) and convert it with llama.cpp's convert_hf_to_gguf.py"
 
 def gguf_architecture(model) -> str:
-    "llama.cpp's architecture for `model`: 'llama' for a native model, a wrapped model's `model_type` where it is 'qwen2' or 'qwen3'."
-    arch = 'llama' if isinstance(model, ModernDecoderLM) else getattr(getattr(model, 'config', None), 'model_type', type(model).__name__)
+    "llama.cpp's architecture for `model`: 'llama' for a native model, a wrapped Qwen2's or Qwen3's `model_type`."
+    config = getattr(model, 'config', None)
+    arch = 'llama' if isinstance(model, ModernDecoderLM) else getattr(config, 'model_type', type(model).__name__)
     if arch not in GGUF_ARCHITECTURES:
-        raise GGUFExportError(f"GGUF export writes Llama-architecture models (SmolLM2, TinyLlama, Llama 3.x), Qwen2 and Qwen3; "
-                              f"this is a {arch!r} model. {_CONVERT}")
+        raise GGUFExportError(f"GGUF export writes Llama-architecture models (SmolLM2, TinyLlama, Llama 3.x), Qwen2 "
+                              f"and Qwen3; this is a {arch!r} model. {_CONVERT}")
     return arch
 
+# %% ../nbs/07c_gguf_export.ipynb #2c74150c
 def gguf_shape(model) -> ModelConfig:
-    "The shape GGUF's metadata records, as a native config: a native model's own, a wrapped Qwen's read from its transformers config."
+    "The shape GGUF's metadata records, as a native config: a native model's own, a wrapped Qwen's from its config."
     if isinstance(model, ModernDecoderLM): return model.config
     hc = model.config
     rope = dict(getattr(hc, 'rope_parameters', None) or {})
-    if getattr(hc, 'use_sliding_window', False): raise GGUFExportError(f'GGUF export writes full attention; this model uses a sliding window. {_CONVERT}')
-    return ModelConfig(vocab_size=hc.vocab_size, d_model=hc.hidden_size, n_layers=hc.num_hidden_layers, n_heads=hc.num_attention_heads,
-                       n_kv_heads=hc.num_key_value_heads, d_ff=hc.intermediate_size,
+    if getattr(hc, 'use_sliding_window', False):
+        raise GGUFExportError(f'GGUF export writes full attention; this model uses a sliding window. {_CONVERT}')
+    return ModelConfig(vocab_size=hc.vocab_size, d_model=hc.hidden_size, n_layers=hc.num_hidden_layers,
+                       n_heads=hc.num_attention_heads, n_kv_heads=hc.num_key_value_heads, d_ff=hc.intermediate_size,
                        head_dim=getattr(hc, 'head_dim', None) or hc.hidden_size // hc.num_attention_heads,
-                       rope_theta=float(rope.get('rope_theta', 10000.0)), rope_scaling=rope if rope.get('rope_type', 'default') != 'default' else None,
-                       norm_eps=hc.rms_norm_eps, max_seq_len=hc.max_position_embeddings, tie_embeddings=bool(hc.tie_word_embeddings),
-                       bos_token_id=hc.bos_token_id, eos_token_id=hc.eos_token_id, pad_token_id=hc.pad_token_id)
+                       rope_theta=float(rope.get('rope_theta', 10000.0)),
+                       rope_scaling=rope if rope.get('rope_type', 'default') != 'default' else None,
+                       norm_eps=hc.rms_norm_eps, max_seq_len=hc.max_position_embeddings,
+                       tie_embeddings=bool(hc.tie_word_embeddings), bos_token_id=hc.bos_token_id,
+                       eos_token_id=hc.eos_token_id, pad_token_id=hc.pad_token_id)
 
+# %% ../nbs/07c_gguf_export.ipynb #061d31b0
 def check_gguf_exportable(model, quant: str) -> tuple[str, ModelConfig]:
     "(architecture, shape) of a `model` that GGUF (and llama.cpp) can hold as it is; else `GGUFExportError`."
-    if quant not in GGUF_QUANTS: raise GGUFExportError(f"GGUF quantization must be one of {', '.join(GGUF_QUANTS)}; got {quant!r}")
+    if quant not in GGUF_QUANTS:
+        raise GGUFExportError(f"GGUF quantization must be one of {', '.join(GGUF_QUANTS)}; got {quant!r}")
     arch, c = gguf_architecture(model), gguf_shape(model)
-    if c.attn_sinks: raise GGUFExportError('this model uses attention sinks, which llama.cpp\'s Llama lacks; it can only be saved natively')
-    if c.rope_scaling: raise GGUFExportError(f"GGUF export writes plain RoPE; this model scales it ({c.rope_scaling.get('rope_type')}). {_CONVERT}")
+    if c.attn_sinks:
+        raise GGUFExportError("this model uses attention sinks, which llama.cpp's Llama lacks; "
+                              "it can only be saved natively")
+    if c.rope_scaling:
+        raise GGUFExportError(f"GGUF export writes plain RoPE; this model scales it ({c.rope_scaling.get('rope_type')}). "
+                              f"{_CONVERT}")
     return arch, c
 
 # %% ../nbs/07c_gguf_export.ipynb #c016
 def _gguf_tensor(w: np.ndarray, quant: str):
-    "(data, type) of one weight: norms (1-D) in f32 as llama.cpp keeps them, matrices in f16 or q8_0 (rows of a multiple of 32 values)."
+    "(data, type) of one weight: norms (1-D) in f32, matrices in f16 or q8_0 (rows of a multiple of 32 values)."
     import gguf
     T = gguf.GGMLQuantizationType
     if w.ndim == 1: return w.astype(np.float32), T.F32
     if quant == 'q8_0' and w.shape[-1] % 32 == 0: return gguf.quants.quantize(w.astype(np.float32), T.Q8_0), T.Q8_0
     return w.astype(np.float16), T.F16
 
+# %% ../nbs/07c_gguf_export.ipynb #b2c1962c
 def _write_model_metadata(w, c, name: str, quant: str):
     import gguf
     w.add_name(name); w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if quant == 'q8_0' else gguf.LlamaFileType.MOSTLY_F16)
@@ -145,13 +159,15 @@ def gguf_tensors(model, arch: str, c: ModelConfig):
         if name is None: raise GGUFExportError(f"weight '{k}' has no name in llama.cpp's {arch!r} architecture. {_CONVERT}")
         yield name, t.detach().float().cpu().numpy()
 
+# %% ../nbs/07c_gguf_export.ipynb #5bceaa6c
 def export_gguf(model, path, tokenizer, prompt_style: str = 'auto', quant: str = 'f16', name: str | None = None) -> Path:
     "Write `model` with `tokenizer` and its chat template as one GGUF file at `path` (weights in `quant`: f16 or q8_0)."
     import gguf
     from tqdm.auto import tqdm
     arch, c = check_gguf_exportable(model, quant)
     path = Path(path)
-    if path.suffix != '.gguf': raise GGUFExportError(f"GGUF export writes one file: give a path ending in .gguf, not '{path}'")
+    if path.suffix != '.gguf':
+        raise GGUFExportError(f"GGUF export writes one file: give a path ending in .gguf, not '{path}'")
     gguf_pre_tokenizer(tokenizer)   # refuse before writing anything
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp')   # written aside and renamed: a failed export leaves no half-written file
@@ -174,6 +190,7 @@ def transformers_gguf(path):
     path = Path(path)
     return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
 
+# %% ../nbs/07c_gguf_export.ipynb #72bf1eb1
 @torch.no_grad()
 def logit_gap(model, hf_model, ids: torch.Tensor) -> float:
     "Largest |difference| of the logits of our `model` (native or wrapped) and a transformers `hf_model` on `ids`."

@@ -8,16 +8,16 @@ import functools, inspect, re, sys
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .model import ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions, native_from_state, training_flops
+from .model import (ModelConfig, ModelLoadError, ModernDecoderLM, LMOutput, ROPE_TYPES, default_positions,
+                              native_from_state, training_flops)
 from .attention import attention_mask_4d
 from .tokenizer import resolve_style
-from .chat_templates import stop_token_ids, trl_chat_templates
+from .chat_templates import stop_token_ids
 from .masking import IGNORE
 
 # %% auto #0
-__all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'MISTRAL_CHAT_TEMPLATE', 'TINY_FAMILIES', 'rename', 'NotNative',
-           'config_from_hf', 'hf_config', 'load_hf_dir', 'PackingError', 'HFCausalLM', 'generation_eos_ids',
-           'export_hf', 'family_tokenizer', 'tiny_hf_model']
+__all__ = ['HF_NAMES', 'GGUF_NAMES', 'CLASSIC_CHAT_TEMPLATE', 'rename', 'hf_config', 'NotNative', 'config_from_hf', 'load_hf_dir',
+           'PackingError', 'HFCausalLM', 'generation_eos_ids', 'export_hf']
 
 # %% ../nbs/07a_hf.ipynb #h019
 HF_NAMES = ({'embed': 'model.embed_tokens', 'norm': 'model.norm', 'lm_head': 'lm_head'},
@@ -38,6 +38,19 @@ def rename(name: str, table, to_native=False) -> str:
     new = f'{dst}.{m[1]}.{layer.get(m[2])}' if m and m[2] in layer else top.get(stem)
     if new is None: raise ModelLoadError(f"weight '{name}' has no counterpart in a Llama model")
     return new + '.weight'
+
+# %% ../nbs/07a_hf.ipynb #h023
+def hf_config(c: ModelConfig, dtype=torch.float32):
+    "The transformers `LlamaConfig` of a native config."
+    from transformers import LlamaConfig
+    return LlamaConfig(vocab_size=c.vocab_size, hidden_size=c.d_model, intermediate_size=c.d_ff,
+                       num_hidden_layers=c.n_layers, num_attention_heads=c.n_heads, num_key_value_heads=c.n_kv_heads,
+                       head_dim=c.head_dim, max_position_embeddings=c.max_seq_len, rms_norm_eps=c.norm_eps,
+                       tie_word_embeddings=c.tie_embeddings,
+                       rope_parameters={'rope_type': 'default', **(c.rope_scaling or {}), 'rope_theta': c.rope_theta},
+                       bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, pad_token_id=c.pad_token_id,
+                       hidden_act='silu', attention_bias=False, mlp_bias=False, architectures=['LlamaForCausalLM'],
+                       dtype=dtype)
 
 # %% ../nbs/07a_hf.ipynb #h022
 class NotNative(Exception):
@@ -60,29 +73,20 @@ def config_from_hf(hc) -> ModelConfig:
                        max_seq_len=hc.max_position_embeddings, tie_embeddings=bool(hc.tie_word_embeddings),
                        bos_token_id=hc.bos_token_id, eos_token_id=hc.eos_token_id, pad_token_id=hc.pad_token_id)
 
-# %% ../nbs/07a_hf.ipynb #h023
-def hf_config(c: ModelConfig, dtype=torch.float32):
-    "The transformers `LlamaConfig` of a native config."
-    from transformers import LlamaConfig
-    return LlamaConfig(vocab_size=c.vocab_size, hidden_size=c.d_model, intermediate_size=c.d_ff, num_hidden_layers=c.n_layers,
-                       num_attention_heads=c.n_heads, num_key_value_heads=c.n_kv_heads, head_dim=c.head_dim,
-                       max_position_embeddings=c.max_seq_len, rms_norm_eps=c.norm_eps, tie_word_embeddings=c.tie_embeddings,
-                       rope_parameters={'rope_type': 'default', **(c.rope_scaling or {}), 'rope_theta': c.rope_theta},
-                       bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, pad_token_id=c.pad_token_id,
-                       hidden_act='silu', attention_bias=False, mlp_bias=False, architectures=['LlamaForCausalLM'], dtype=dtype)
-
 # %% ../nbs/07a_hf.ipynb #h026
 def _hf_dir_state(d: Path) -> dict:
     "All weight tensors of an HF model directory, by their HF names."
     from safetensors.torch import load_file
     files = sorted(d.glob('*.safetensors')) or sorted(d.glob('pytorch_model*.bin'))
-    if not files: raise ModelLoadError(f"{d}: holds no model weights (*.safetensors or pytorch_model*.bin); pass a complete "
-                                       f"Hugging Face model directory")
+    if not files: raise ModelLoadError(f"{d}: holds no model weights (*.safetensors or pytorch_model*.bin); "
+                                       f"pass a complete Hugging Face model directory")
     state = {}
     for f in files:
-        try: state.update(load_file(f) if f.suffix == '.safetensors' else torch.load(f, map_location='cpu', weights_only=True))
-        except Exception as e: raise ModelLoadError(f'{f}: cannot be read, the file is truncated or corrupt '
-                                                    f'({type(e).__name__}: {str(e)[:200]}); download it again') from None
+        try: state.update(load_file(f) if f.suffix == '.safetensors'
+                          else torch.load(f, map_location='cpu', weights_only=True))
+        except Exception as e:
+            raise ModelLoadError(f'{f}: cannot be read, the file is truncated or corrupt '
+                                 f'({type(e).__name__}: {str(e)[:200]}); download it again') from None
     return state
 
 # %% ../nbs/07a_hf.ipynb #h027
@@ -90,11 +94,13 @@ def load_hf_dir(d: Path, dtype=torch.float32) -> nn.Module:
     "The model in HF directory `d`: native for Llama architectures, else wrapped by `HFCausalLM`."
     from transformers import AutoConfig
     try: hc = AutoConfig.from_pretrained(d)
-    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+    except Exception as e: raise ModelLoadError(f"{d}: no readable config.json ({type(e).__name__}: "
+                                                f"{' '.join(str(e).split())[:200]}); "
                                                 f"pass a complete Hugging Face model directory") from None
     try: cfg = config_from_hf(hc)
     except NotNative: return HFCausalLM.from_pretrained(d, dtype)
-    state = {rename(k, HF_NAMES, to_native=True): v.to(dtype) for k, v in _hf_dir_state(d).items() if 'rotary_emb' not in k}
+    state = {rename(k, HF_NAMES, to_native=True): v.to(dtype) for k, v in _hf_dir_state(d).items()
+             if 'rotary_emb' not in k}
     if cfg.tie_embeddings: state.pop('lm_head.weight', None)  # some tied checkpoints store the head as well
     return native_from_state(cfg, state)
 
@@ -117,65 +123,45 @@ class HFCausalLM(nn.Module):
         super().__init__()
         self.hf, self.source, self.config = hf_model, source, hf_model.config
         self._packing_modes = {}   # attention implementation -> how it isolates packed documents, probed once each
-
-    @classmethod
-    def from_pretrained(cls, src, dtype=torch.float32, attn_implementation: str = 'sdpa', **kw):
-        "`attn_implementation` is transformers': 'sdpa', 'eager', 'flex_attention' or 'flash_attention_2' all pack."
-        from transformers import AutoModelForCausalLM
-        try: hf = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn_implementation, **kw)
-        except Exception as e: raise ModelLoadError(f"{src}: transformers cannot load it as a causal LM "
-                                                    f"({type(e).__name__}: {str(e)[:300]})") from None
-        return cls(hf, str(src))
-
-    @classmethod
-    def from_state(cls, hf_config: dict, state: dict, source: str = ''):
-        "A wrapped model rebuilt from a checkpoint's `hf_config` dict and `model_state`."
-        from transformers import AutoConfig, AutoModelForCausalLM
-        hc = dict(hf_config)
-        config = AutoConfig.for_model(hc.pop('model_type'), **hc)
-        model = cls(AutoModelForCausalLM.from_config(config, attn_implementation='sdpa'), source)
-        model.load_state_dict(state)
-        return model.eval()   # as transformers' from_pretrained: dropout off until the trainer calls .train()
-
     @property
     def vocab_size(self) -> int: return self.hf.get_output_embeddings().weight.shape[0]
-    @property
-    def packing_mode(self) -> str | None:
-        "How packed rows keep their documents apart: 'positions' (transformers' padding-free path), 'mask' (a block-diagonal 4D mask) or None (they cannot)."
-        impl = self.config._attn_implementation
-        if impl not in self._packing_modes:
-            self._packing_modes[impl] = 'positions' if self._isolates(dense_mask=False) else 'mask' if self._isolates(dense_mask=True) else None
-        return self._packing_modes[impl]
-    @property
-    def isolates_documents(self) -> bool: return self.packing_mode is not None
-    @property
-    def scores_trained_only(self) -> bool:
-        "Whether the model takes a boolean `logits_to_keep` mask (it slices with a `slice_logits_to_keep` that accepts one)."
-        return _slices_by_mask() and 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
     @functools.cached_property
     def cache_argument(self) -> str:
         "The name the model's forward takes a KV cache by: `cache`, or `past_key_values` before transformers renamed it."
         return 'cache' if 'cache' in inspect.signature(self.hf.forward).parameters else 'past_key_values'
     @functools.cached_property
     def matmul_params(self) -> int:
-        "Parameters in matrix multiplies: every 2-D weight but the embedding lookups, and the output head once even when tied."
+        "Parameters in matrix multiplies: every 2-D weight but the embedding lookups, and the head once even when tied."
         lookups = {id(m.weight) for m in self.hf.modules() if isinstance(m, nn.Embedding)}
         head = self.hf.get_output_embeddings().weight
-        return sum(p.numel() for p in self.hf.parameters() if p.dim() == 2 and id(p) not in lookups) + head.numel() * (id(head) in lookups)
-    def document_flops(self, doc_lengths) -> int:
-        "Training FLOPs of documents of `doc_lengths` tokens, counted as for the native model; attention where the config gives its shape."
-        c = self.config
-        heads, layers = getattr(c, 'num_attention_heads', None), getattr(c, 'num_hidden_layers', None)
-        width = layers * heads * (getattr(c, 'head_dim', None) or c.hidden_size // heads) if heads and layers else 0
-        return training_flops(self.matmul_params, width, doc_lengths)
-    def new_cache(self, batch_size: int, max_len: int):
-        from transformers import DynamicCache
-        return DynamicCache(config=self.config)
+        return (sum(p.numel() for p in self.hf.parameters() if p.dim() == 2 and id(p) not in lookups)
+                + head.numel() * (id(head) in lookups))
+
+# %% ../nbs/07a_hf.ipynb #ac0001d9
+@patch(cls_method=True)
+def from_pretrained(cls: HFCausalLM, src, dtype=torch.float32, attn_implementation: str = 'sdpa', **kw):
+    "`attn_implementation` is transformers': 'sdpa', 'eager', 'flex_attention' or 'flash_attention_2' all pack."
+    from transformers import AutoModelForCausalLM
+    try: hf = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn_implementation, **kw)
+    except Exception as e: raise ModelLoadError(f"{src}: transformers cannot load it as a causal LM "
+                                                f"({type(e).__name__}: {str(e)[:300]})") from None
+    return cls(hf, str(src))
+
+# %% ../nbs/07a_hf.ipynb #3de05947
+@patch(cls_method=True)
+def from_state(cls: HFCausalLM, hf_config: dict, state: dict, source: str = ''):
+    "A wrapped model rebuilt from a checkpoint's `hf_config` dict and `model_state`."
+    from transformers import AutoConfig, AutoModelForCausalLM
+    hc = dict(hf_config)
+    config = AutoConfig.for_model(hc.pop('model_type'), **hc)
+    model = cls(AutoModelForCausalLM.from_config(config, attn_implementation='sdpa'), source)
+    model.load_state_dict(state)
+    return model.eval()   # as transformers' from_pretrained: dropout off until the trainer calls .train()
 
 # %% ../nbs/07a_hf.ipynb #h029p
 @patch
 def _isolates(self: HFCausalLM, dense_mask: bool) -> bool:
-    "Whether the second of two packed one-token documents gets exactly zero gradient from the first: position ids [0, 0], and no mask or the block-diagonal one."
+    "Whether the second of two packed one-token documents gets exactly zero gradient from the first."
     emb = self.hf.get_input_embeddings()
     device = emb.weight.device
     ids, doc_ids = torch.tensor([[1, 2]], device=device), torch.tensor([[0, 1]], device=device)
@@ -188,11 +174,46 @@ def _isolates(self: HFCausalLM, dense_mask: bool) -> bool:
         # flash kernels run in half precision only: over FP32 weights, as in training, under BF16 autocast
         half = self.config._attn_implementation.startswith('flash') and emb.weight.dtype == torch.float32
         with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
-            logits = self.hf(input_ids=ids, attention_mask=mask, position_ids=torch.zeros_like(ids), use_cache=False).logits
+            logits = self.hf(input_ids=ids, attention_mask=mask, position_ids=torch.zeros_like(ids),
+                             use_cache=False).logits
             grad, = torch.autograd.grad(logits[0, 1].float().sum(), leaves[0])
         return bool(grad[0, 0].abs().max() == 0 and grad[0, 1].abs().max() > 0)
     except Exception: return False   # an architecture or kernel that cannot run this way cannot pack this way
     finally: hook.remove(); self.hf.train(was_training)
+
+# %% ../nbs/07a_hf.ipynb #e4cf4108
+@patch(as_prop=True)
+def packing_mode(self: HFCausalLM) -> str | None:
+    "How packed rows keep their documents apart: 'positions', 'mask' (a 4D block mask) or None (they cannot)."
+    impl = self.config._attn_implementation
+    if impl not in self._packing_modes:
+        self._packing_modes[impl] = ('positions' if self._isolates(dense_mask=False)
+                                     else 'mask' if self._isolates(dense_mask=True) else None)
+    return self._packing_modes[impl]
+
+@patch(as_prop=True)
+def isolates_documents(self: HFCausalLM) -> bool: return self.packing_mode is not None
+
+# %% ../nbs/07a_hf.ipynb #412bb685
+@patch(as_prop=True)
+def scores_trained_only(self: HFCausalLM) -> bool:
+    "Whether the model takes a boolean `logits_to_keep` mask (its `slice_logits_to_keep` accepts one)."
+    return _slices_by_mask() and 'slice_logits_to_keep' in vars(sys.modules[type(self.hf).__module__])
+
+# %% ../nbs/07a_hf.ipynb #476e8048
+@patch
+def document_flops(self: HFCausalLM, doc_lengths) -> int:
+    "Training FLOPs of documents of `doc_lengths` tokens; attention where the config gives its shape."
+    c = self.config
+    heads, layers = getattr(c, 'num_attention_heads', None), getattr(c, 'num_hidden_layers', None)
+    width = layers * heads * (getattr(c, 'head_dim', None) or c.hidden_size // heads) if heads and layers else 0
+    return training_flops(self.matmul_params, width, doc_lengths)
+
+# %% ../nbs/07a_hf.ipynb #7fb48c01
+@patch
+def new_cache(self: HFCausalLM, batch_size: int, max_len: int):
+    from transformers import DynamicCache
+    return DynamicCache(config=self.config)
 
 # %% ../nbs/07a_hf.ipynb #h030
 @patch
@@ -203,25 +224,28 @@ def forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=None,
     S = T + (cache.get_seq_length() if cache is not None else 0)
     if lengths is not None: attention_mask = torch.arange(T, device=input_ids.device)[None] < lengths[:, None]
     if doc_ids is not None and position_ids is None:
-        raise PackingError('packed rows (doc_ids) need their position_ids, restarting at 0 in each document, as pack_collate gives them')
+        raise PackingError('packed rows (doc_ids) need their position_ids, restarting at 0 in each document, '
+                           'as pack_collate gives them')
     if position_ids is None: position_ids = default_positions(attention_mask, T, S, input_ids.device)
     flat = False
     if doc_ids is not None:
         mode = self.packing_mode
         if mode is None:
             raise PackingError(f"{self.source or type(self.hf).__name__}: this {type(self.hf).__name__} with "
-                               f"{self.config._attn_implementation} attention cannot keep packed documents apart; set packing=False")
+                               f"{self.config._attn_implementation} attention cannot keep packed documents apart; "
+                               f"set packing=False")
         if cache is not None: raise ValueError('doc_ids (packed rows) cannot be combined with a KV cache')
-        # 'positions': transformers finds the documents where the position ids restart; flash attention only in a one-row batch
+        # 'positions': transformers finds the documents where the position ids restart; flash only in a one-row batch
         attention_mask = attention_mask_4d(T, T, attention_mask, doc_ids, input_ids.device) if mode == 'mask' else None
         flat = mode == 'positions' and self.config._attn_implementation.startswith('flash')
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
-    keep = F.pad(labels[:, 1:] != IGNORE, (0, 1)) if labels is not None else None   # positions whose next token is trained
+    keep = F.pad(labels[:, 1:] != IGNORE, (0, 1)) if labels is not None else None   # next token is trained
     sliced = keep is not None and logits == 'none' and self.scores_trained_only
     extra = {**({self.cache_argument: cache} if cache is not None else {}),
              **({'logits_to_keep': keep.reshape(1, -1) if flat else keep} if sliced else {})}
     rows = (lambda t: t.reshape(1, -1)) if flat else (lambda t: t)
-    out = self.hf(input_ids=rows(input_ids), attention_mask=attention_mask, position_ids=rows(position_ids), use_cache=cache is not None, **extra)
+    out = self.hf(input_ids=rows(input_ids), attention_mask=attention_mask, position_ids=rows(position_ids),
+                  use_cache=cache is not None, **extra)
     all_logits = out.logits if sliced else out.logits.reshape(*input_ids.shape, -1)
     loss_sum = n = None
     if keep is not None:
@@ -231,17 +255,19 @@ def forward(self: HFCausalLM, input_ids, attention_mask=None, position_ids=None,
 
 # %% ../nbs/07a_hf.ipynb #h030b
 def _set_checkpointing(self: HFCausalLM, on: bool):
-    # transformers 5.x renamed gradient checkpointing to activation checkpointing: the old names warn, early 5.x lack the new ones
+    # transformers 5.x renamed gradient checkpointing to activation checkpointing: the old names warn, early 5.x
+    # lack the new ones
     new = hasattr(self.hf, 'activation_checkpointing_enable')
     if on and new: self.hf.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False})
     elif on: self.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
     else: (self.hf.activation_checkpointing_disable if new else self.hf.gradient_checkpointing_disable)()
 
 def _is_checkpointing(self: HFCausalLM) -> bool:
-    return self.hf.is_activation_checkpointing if hasattr(type(self.hf), 'is_activation_checkpointing') else self.hf.is_gradient_checkpointing
+    if hasattr(type(self.hf), 'is_activation_checkpointing'): return self.hf.is_activation_checkpointing
+    return self.hf.is_gradient_checkpointing
 
 HFCausalLM.gradient_checkpointing = property(_is_checkpointing, _set_checkpointing,
-                                             doc="Whether transformers recomputes the blocks' activations in the backward pass.")
+                                             doc="Whether transformers recomputes the blocks' activations in backward.")
 
 # %% ../nbs/07a_hf.ipynb #h054
 CLASSIC_CHAT_TEMPLATE = (
@@ -250,10 +276,10 @@ CLASSIC_CHAT_TEMPLATE = (
     "{% else %}{{ m['content'] + eos_token + '\n\n' }}{% endif %}{% endfor %}")
 
 def generation_eos_ids(model_eos, tok=None) -> list:
-    "The EOS ids a generation config lists: the model's, and what `tok`'s chat template ends a reply with (end-of-turn markers, EOS)."
-    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]), *(stop_token_ids(tok) if tok is not None else [])]
+    "The EOS ids a generation config lists: the model's, and what `tok`'s chat template ends a reply with."
+    ids = [*(model_eos if isinstance(model_eos, list) else [model_eos]),
+           *(stop_token_ids(tok) if tok is not None else [])]
     return sorted({i for i in ids if i is not None})
-
 
 # %% ../nbs/07a_hf.ipynb #h054c
 def _save_weights(model: nn.Module, out: Path):
@@ -262,74 +288,25 @@ def _save_weights(model: nn.Module, out: Path):
         model.hf.save_pretrained(out)
         return model.config
     c = model.config
-    if c.attn_sinks: raise ModelLoadError('this model uses attention sinks, which LlamaForCausalLM lacks; it can only be saved natively (save_model)')
+    if c.attn_sinks: raise ModelLoadError('this model uses attention sinks, which LlamaForCausalLM lacks; '
+                                          'it can only be saved natively (save_model)')
     from safetensors.torch import save_file
     hc = hf_config(c, model.embed.weight.dtype)
     hc.save_pretrained(out)
-    save_file({rename(k, HF_NAMES): v.detach().contiguous() for k, v in model.state_dict().items()}, out / 'model.safetensors',
-              metadata={'format': 'pt'})
+    save_file({rename(k, HF_NAMES): v.detach().contiguous() for k, v in model.state_dict().items()},
+              out / 'model.safetensors', metadata={'format': 'pt'})
     return hc
 
+# %% ../nbs/07a_hf.ipynb #4331005c
 def export_hf(model: nn.Module, out_dir, tokenizer=None, prompt_style: str = 'auto') -> Path:
-    "Write a transformers directory: config, safetensors weights, generation config (EOS ids with the end-of-turn), tokenizer, chat template."
+    "Write a transformers directory: config, weights, generation config (EOS ids with the end-of-turn), tokenizer."
     from transformers import GenerationConfig
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     hc = _save_weights(model, out)
-    if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic': tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
+    if tokenizer is not None and resolve_style(prompt_style, tokenizer) == 'classic':
+        tokenizer.chat_template = CLASSIC_CHAT_TEMPLATE
     eos = generation_eos_ids(hc.eos_token_id, tokenizer)
-    GenerationConfig(bos_token_id=hc.bos_token_id, eos_token_id=eos[0] if len(eos) == 1 else eos,   # one id as transformers writes it
-                     pad_token_id=hc.pad_token_id).save_pretrained(out)
+    GenerationConfig(bos_token_id=hc.bos_token_id, pad_token_id=hc.pad_token_id,   # one EOS id as transformers writes it
+                     eos_token_id=eos[0] if len(eos) == 1 else eos).save_pretrained(out)
     if tokenizer is not None: tokenizer.save_pretrained(out)
     return out
-
-
-# %% ../nbs/07a_hf.ipynb #h062
-MISTRAL_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
-                         "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}")
-TINY_FAMILIES = {   # special tokens, EOS, pad, BOS, chat template (a TRL template name or the text), as the real families have them
-    'qwen2': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>'], eos='<|im_end|>', pad='<|endoftext|>', template='qwen2_5'),
-    'qwen3': dict(tokens=['<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '</think>'], eos='<|im_end|>',
-                  pad='<|endoftext|>', template='qwen3'),
-    'gemma3': dict(tokens=['<bos>', '<eos>', '<pad>', '<start_of_turn>', '<end_of_turn>'], eos='<eos>', pad='<pad>',
-                   bos='<bos>', template='gemma3'),
-    'phi3': dict(tokens=['<|endoftext|>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>'], eos='<|endoftext|>', pad='<|endoftext|>',
-                 template='phi3'),
-    'mistral': dict(tokens=['<s>', '</s>', '[INST]', '[/INST]'], eos='</s>', pad='</s>', bos='<s>', template=MISTRAL_CHAT_TEMPLATE),
-    'gpt2': dict(tokens=['<|endoftext|>'], eos='<|endoftext|>', pad='<|endoftext|>', template=None)}
-
-def family_tokenizer(family: str):
-    "SmolLM2's tokenizer with `family`'s special tokens, EOS, pad, BOS and chat template."
-    from modern_llm.tokenizer import load_tokenizer
-    f, tok = TINY_FAMILIES[family], load_tokenizer('smollm2-135m')
-    tok.add_special_tokens({'additional_special_tokens': [t for t in f['tokens'] if t not in tok.get_vocab()]})
-    tok.eos_token, tok.pad_token, tok.bos_token = f['eos'], f['pad'], f.get('bos')
-    t = f['template']
-    tok.chat_template = t if t is None or '{' in t else (trl_chat_templates() / f'{t}.jinja').read_text()
-    return tok
-
-
-# %% ../nbs/07a_hf.ipynb #h063
-def _tiny_config(family: str, tok):
-    # width 64: bitsandbytes' CPU 4-bit kernels need at least one 64-value block per input row. Qwen3's heads are 128 wide,
-    # as transformers' GGUF reader assumes for every Qwen3
-    import transformers as tf
-    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    if family == 'gpt2': return tf.GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=512, **ids)
-    shape = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512, **ids)
-    return {'qwen2': lambda: tf.Qwen2Config(**shape, tie_word_embeddings=True),
-            'qwen3': lambda: tf.Qwen3Config(**shape, head_dim=128, tie_word_embeddings=True),
-            'gemma3': lambda: tf.Gemma3TextConfig(**shape, head_dim=16, sliding_window=16),
-            'phi3': lambda: tf.Phi3Config(**shape, tie_word_embeddings=False),
-            'mistral': lambda: tf.MistralConfig(**shape, sliding_window=None, tie_word_embeddings=False)}[family]()
-
-def tiny_hf_model(family: str, out_dir, seed: int = 0) -> Path:
-    "A random-weight transformers model of `family` (one of `TINY_FAMILIES`) and its tokenizer, saved in `out_dir`."
-    from transformers import AutoModelForCausalLM
-    tok = family_tokenizer(family)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(_tiny_config(family, tok))
-    out = Path(out_dir); model.save_pretrained(out); tok.save_pretrained(out)
-    return out
-

@@ -25,16 +25,16 @@ def model_config_dict(model: nn.Module) -> dict:
     if isinstance(model, ModernDecoderLM): return asdict(model.config)
     return {'hf_config': json.loads(model.config.to_json_string())}
 
+# %% ../nbs/07_hub.ipynb #35fe2889
 def save_model(model: nn.Module, path, **parts) -> Path:
     "A checkpoint of `model` and any extra `parts` (e.g. `tokenizer={'name': ..., 'prompt_style': ...}`)."
     return save_checkpoint(path, model_state=model.state_dict(), model_config=model_config_dict(model), **parts)
-
 
 # %% ../nbs/07_hub.ipynb #c016
 def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
     "The model stored in a loaded checkpoint dict; for an adapter checkpoint, its base with the adapter merged in."
     if ck.get('adapter'):
-        from modern_llm.adapters import model_from_adapter   # adapters build on this module, so they are imported when needed
+        from modern_llm.adapters import model_from_adapter   # adapters build on this module: imported when needed
         return model_from_adapter(ck, source, load_model)
     if 'model_state' not in ck or 'model_config' not in ck:
         raise CheckpointError(f"{source}: has no 'model_state'/'model_config'; it is not a model checkpoint")
@@ -43,7 +43,8 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
         if 'hf_config' in cfg: return HFCausalLM.from_state(cfg['hf_config'], ck['model_state'], str(source))
         return native_from_state(ModelConfig(**cfg), ck['model_state'])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{source}: its model_state does not fit its model_config ({' '.join(str(e).split())[:300]}); "
+        raise CheckpointError(f"{source}: its model_state does not fit its model_config "
+                              f"({' '.join(str(e).split())[:300]}); "
                               f"save the model again with modern_llm.hub.save_model") from None
 
 # %% ../nbs/07_hub.ipynb #c043
@@ -57,9 +58,11 @@ def resolve_model_spec(spec) -> tuple[str, object]:
     p = Path(s).expanduser()
     if p.is_dir(): return 'hf_dir', p
     if p.is_file() and p.suffix in ('.pt', '.gguf'): return p.suffix[1:], p
-    if p.exists(): raise ModelLoadError(f"'{p}': unsupported model file; pass a .pt checkpoint, a .gguf file or a Hugging Face model directory")
+    if p.exists(): raise ModelLoadError(f"'{p}': unsupported model file; pass a .pt checkpoint, a .gguf file or a "
+                                        f"Hugging Face model directory")
     if p.suffix in ('.pt', '.gguf', '.safetensors') or s.startswith(('.', '/', '~')) or not _HUB_ID.fullmatch(s):
-        raise FileNotFoundError(f"model '{s}' does not exist; check the path, or use a hub id or one of {', '.join(MODEL_ALIASES)}")
+        raise FileNotFoundError(f"model '{s}' does not exist; check the path, or use a hub id or one of "
+                                f"{', '.join(MODEL_ALIASES)}")
     return 'hub', s
 
 # %% ../nbs/07_hub.ipynb #c046
@@ -90,9 +93,9 @@ def load_model(spec, dtype=torch.float32) -> nn.Module:
 def check_vocab(model: nn.Module, tok, source: str = 'model'):
     "Raise `ModelLoadError` when `tok` has ids beyond the model's embedding table."
     if len(tok) > model.vocab_size:
-        raise ModelLoadError(f"{source}: the tokenizer has {len(tok)} tokens but the model only {model.vocab_size} embeddings, "
-                             f"so ids >= {model.vocab_size} would fail. Pass the tokenizer that belongs to this model, or "
-                             f"resize the model's embeddings first.")
+        raise ModelLoadError(f"{source}: the tokenizer has {len(tok)} tokens but the model only {model.vocab_size} "
+                             f"embeddings, so ids >= {model.vocab_size} would fail. Pass the tokenizer that belongs to "
+                             f"this model, or resize the model's embeddings first.")
 
 # %% ../nbs/07_hub.ipynb #c052
 @dataclass
@@ -103,7 +106,9 @@ class Pretrained:
     prompt_style: str
     tokenizer_name: str
 
-def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None = None, dtype=torch.float32) -> Pretrained:
+# %% ../nbs/07_hub.ipynb #801f99b7
+def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None = None,
+                    dtype=torch.float32) -> Pretrained:
     "Model, tokenizer and prompt style for `spec`; `tokenizer`/`prompt_style` override what the source records."
     kind, where = resolve_model_spec(spec)
     if kind == 'pt':
@@ -114,7 +119,8 @@ def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None
     else:
         local = hub_snapshot(where) if kind == 'hub' else where
         model = load_gguf(local, dtype) if kind == 'gguf' else load_hf_dir(local, dtype)
-        tok_name, style = tokenizer or (str(spec) if str(spec).lower() in MODEL_ALIASES else str(local)), prompt_style or 'auto'
+        tok_name = tokenizer or (str(spec) if str(spec).lower() in MODEL_ALIASES else str(local))
+        style = prompt_style or 'auto'
     tok = load_tokenizer(tok_name)
     check_vocab(model, tok, f"model '{spec}' with tokenizer '{tok_name}'")
     return Pretrained(model, tok, resolve_style(style, tok), tok_name)

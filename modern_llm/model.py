@@ -14,20 +14,17 @@ from .masking import IGNORE
 from fastcore.basics import patch
 from .attention import (DocumentRuns, DocumentSpans, attention_dtype, attention_mask_4d,
                                   document_attention, document_block_mask, document_runs, document_spans,
-                                  flex_document_attention, packed_attention_path, sdpa_with_sinks, varlen_document_attention)
+                                  flex_document_attention, packed_attention_path, sdpa_with_sinks,
+                                  varlen_document_attention)
 
 # %% auto #0
-__all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfigError', 'ModelConfig', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
+__all__ = ['ROPE_TYPES', 'LOSS_CHUNK', 'ModelConfig', 'ModelConfigError', 'validate_model_config', 'RMSNorm', 'rope_inv_freq',
            'rotate_half', 'apply_rope', 'Attention', 'SwiGLU', 'Block', 'KVCache', 'LMOutput', 'default_positions',
            'trained_positions', 'shifted_loss', 'liger_cross_entropy', 'fused_shifted_loss', 'ModernDecoderLM',
-           'ModelLoadError', 'native_from_state', 'num_params', 'matmul_params', 'training_flops', 'document_flops']
+           'layer_mask', 'ModelLoadError', 'native_from_state', 'num_params', 'matmul_params', 'training_flops',
+           'document_flops']
 
 # %% ../nbs/06_model.ipynb #c006
-class ModelConfigError(ValueError):
-    "A model shape that cannot work; the message names the field and a fix."
-
-ROPE_TYPES = ('default', 'linear', 'llama3')
-
 @dataclass
 class ModelConfig:
     "The shape of a `ModernDecoderLM`; validated on creation. Defaults: SmolLM2-135M."
@@ -48,29 +45,37 @@ class ModelConfig:
     eos_token_id: int | list | None = 2  # several ids for models with a separate end-of-turn token
     pad_token_id: int | None = 2
     init_std: float = 0.02
-
     def __post_init__(self):
-        if self.head_dim is None and self.n_heads > 0 and self.d_model % self.n_heads == 0: self.head_dim = self.d_model // self.n_heads
+        if self.head_dim is None and self.n_heads > 0 and self.d_model % self.n_heads == 0:
+            self.head_dim = self.d_model // self.n_heads
         validate_model_config(self)
     @property
     def eos_ids(self) -> list:
-        "The end-of-sequence ids as a list."
+        "The end-of-sequence ids as a list: a model may stop at an end-of-turn marker beside its EOS."
         e = self.eos_token_id
         return [] if e is None else [e] if isinstance(e, int) else list(e)
 
 # %% ../nbs/06_model.ipynb #c008
+class ModelConfigError(ValueError):
+    "A model shape that cannot work; the message names the field and a fix."
+
+ROPE_TYPES = ('default', 'linear', 'llama3')
+
 def validate_model_config(c: ModelConfig) -> ModelConfig:
     "Raise `ModelConfigError` for a shape that cannot work."
     def bad(msg): raise ModelConfigError(f'model config: {msg}')
     for k in ('vocab_size', 'd_model', 'n_layers', 'n_heads', 'n_kv_heads', 'd_ff', 'max_seq_len'):
         v = getattr(c, k)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1: bad(f"'{k}' must be a positive int, got {v!r}")
-    if c.head_dim is None: bad(f"d_model ({c.d_model}) is not divisible by n_heads ({c.n_heads}); change one, or set head_dim")
-    if c.n_heads % c.n_kv_heads: bad(f"n_kv_heads ({c.n_kv_heads}) must divide n_heads ({c.n_heads}) for grouped-query attention")
+    if c.head_dim is None:
+        bad(f"d_model ({c.d_model}) is not divisible by n_heads ({c.n_heads}); change one, or set head_dim")
+    if c.n_heads % c.n_kv_heads:
+        bad(f"n_kv_heads ({c.n_kv_heads}) must divide n_heads ({c.n_heads}) for grouped-query attention")
     if c.head_dim % 2: bad(f"head_dim ({c.head_dim}) must be even: RoPE rotates pairs of dimensions")
     if not c.rope_theta > 0 or not c.norm_eps > 0: bad('rope_theta and norm_eps must be > 0')
     rope_type = (c.rope_scaling or {}).get('rope_type', 'default')
-    if rope_type not in ROPE_TYPES: bad(f"rope_scaling type {rope_type!r} is not supported; use one of {', '.join(ROPE_TYPES)}")
+    if rope_type not in ROPE_TYPES:
+        bad(f"rope_scaling type {rope_type!r} is not supported; use one of {', '.join(ROPE_TYPES)}")
     return c
 
 # %% ../nbs/06_model.ipynb #c011
@@ -88,15 +93,18 @@ def rope_inv_freq(c: ModelConfig) -> torch.Tensor:
     s = c.rope_scaling or {}
     if s.get('rope_type') == 'linear': return inv / s['factor']
     if s.get('rope_type') != 'llama3': return inv
-    factor, lo, hi, old = s['factor'], s['low_freq_factor'], s['high_freq_factor'], s['original_max_position_embeddings']
+    factor, lo, hi = s['factor'], s['low_freq_factor'], s['high_freq_factor']
+    old = s['original_max_position_embeddings']
     wavelen = 2 * math.pi / inv
     scaled = torch.where(wavelen > old / lo, inv / factor, inv)
     smooth = (old / wavelen - lo) / (hi - lo)
     medium = (wavelen >= old / hi) & (wavelen <= old / lo)
     return torch.where(medium, (1 - smooth) * scaled / factor + smooth * scaled, scaled)
 
+# %% ../nbs/06_model.ipynb #96c29884
 def rotate_half(x): x1, x2 = x.chunk(2, -1); return torch.cat((-x2, x1), -1)
 
+# %% ../nbs/06_model.ipynb #a1b760c8
 def apply_rope(x, cos, sin): return x * cos + rotate_half(x) * sin
 
 # %% ../nbs/06_model.ipynb #c021
@@ -110,19 +118,22 @@ class Attention(nn.Module):
         self.o = nn.Linear(c.n_heads * c.head_dim, c.d_model, bias=False)
         self.sinks = nn.Parameter(torch.zeros(c.n_heads)) if c.attn_sinks else None
 
-    def forward(self, x, cos, sin, mask, cache=None):
-        "`mask`: a boolean mask from `attention_mask_4d`, None for plain causal, `DocumentSpans`, a `document_block_mask`, or `DocumentRuns`."
-        B, T, _ = x.shape
-        q = apply_rope(self.q(x).view(B, T, self.h, self.hd).transpose(1, 2), cos, sin)
-        k = apply_rope(self.k(x).view(B, T, self.kv, self.hd).transpose(1, 2), cos, sin)
-        v = self.v(x).view(B, T, self.kv, self.hd).transpose(1, 2)
-        if cache is not None: k, v = cache.update(self.layer, k, v)
-        if isinstance(mask, DocumentSpans): y = document_attention(q, k, v, mask, self.sinks)
-        elif isinstance(mask, BlockMask): y = flex_document_attention(q, k, v, mask, self.sinks)
-        elif isinstance(mask, DocumentRuns): y = varlen_document_attention(q, k, v, mask, self.sinks)
-        elif self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
-        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1, enable_gqa=True)
-        return self.o(y.transpose(1, 2).reshape(B, T, self.h * self.hd))
+# %% ../nbs/06_model.ipynb #3de1f7c8
+@patch
+def forward(self: Attention, x, cos, sin, mask, cache=None):
+    "`mask`: None (plain causal), a boolean mask, `DocumentSpans`, a FlexAttention `BlockMask` or `DocumentRuns`."
+    B, T, _ = x.shape
+    q = apply_rope(self.q(x).view(B, T, self.h, self.hd).transpose(1, 2), cos, sin)
+    k = apply_rope(self.k(x).view(B, T, self.kv, self.hd).transpose(1, 2), cos, sin)
+    v = self.v(x).view(B, T, self.kv, self.hd).transpose(1, 2)
+    if cache is not None: k, v = cache.update(self.layer, k, v)
+    if isinstance(mask, DocumentSpans): y = document_attention(q, k, v, mask, self.sinks)
+    elif isinstance(mask, BlockMask): y = flex_document_attention(q, k, v, mask, self.sinks)
+    elif isinstance(mask, DocumentRuns): y = varlen_document_attention(q, k, v, mask, self.sinks)
+    elif self.sinks is not None: y = sdpa_with_sinks(q, k, v, mask, self.sinks)
+    else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
+                                             enable_gqa=True)
+    return self.o(y.transpose(1, 2).reshape(B, T, self.h * self.hd))
 
 # %% ../nbs/06_model.ipynb #c025
 class SwiGLU(nn.Module):
@@ -132,6 +143,7 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(c.d_ff, c.d_model, bias=False)
     def forward(self, x): return self.down(F.silu(self.gate(x)) * self.up(x))
 
+# %% ../nbs/06_model.ipynb #793fbf3f
 class Block(nn.Module):
     def __init__(self, c: ModelConfig, layer: int):
         super().__init__()
@@ -146,9 +158,9 @@ class KVCache:
     "Preallocated keys and values of every layer, for `batch_size` rows of up to `max_len` tokens."
     def __init__(self, c: ModelConfig, batch_size: int, max_len: int, dtype=torch.float32, device=None):
         shape = (c.n_layers, batch_size, c.n_kv_heads, max_len, c.head_dim)
-        self.k, self.v = torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
         self.length, self.max_len = 0, max_len
-
     def update(self, layer: int, k, v):
         "Store the new keys/values of `layer` after the cached ones; return all of them."
         s, T = self.length, k.shape[2]
@@ -158,25 +170,26 @@ class KVCache:
 
 # %% ../nbs/06_model.ipynb #c029
 class LMOutput(NamedTuple):
-    "What a forward pass returns: `logits` (or None), the summed token loss and the count of trained tokens (or None without labels)."
+    "A forward pass's `logits` (or None), summed token loss and count of trained tokens (None without labels)."
     logits: torch.Tensor | None
     loss_sum: torch.Tensor | None
     n_tokens: torch.Tensor | None
 
+# %% ../nbs/06_model.ipynb #b978386a
 def default_positions(attention_mask, T: int, S: int, device=None):
     "Position ids of the last T of S tokens: the count of real tokens before each, so left padding is skipped."
     if attention_mask is None: return torch.arange(S - T, S, device=device)[None]
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, S - T:S]
 
 # %% ../nbs/06_model.ipynb #c030
-LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
-
 def trained_positions(hidden, labels) -> tuple:
     "(hidden states, next tokens) of the positions whose next token is trained (label != IGNORE), and their count."
     targets = labels[:, 1:]
     keep = targets != IGNORE
     return hidden[:, :-1][keep], targets[keep], keep.sum()
 
+# %% ../nbs/06_model.ipynb #ff2c2b6c
+LOSS_CHUNK = 1024   # trained positions whose FP32 logits exist at once: 1,024 x 151,936 x 4 bytes is 0.6 GB
 def _token_loss(head, h, targets): return F.cross_entropy(head(h).float(), targets, reduction='sum')
 
 def shifted_loss(hidden, labels, head, chunk: int = LOSS_CHUNK) -> tuple:
@@ -184,7 +197,8 @@ def shifted_loss(hidden, labels, head, chunk: int = LOSS_CHUNK) -> tuple:
     h, t, n = trained_positions(hidden, labels)
     if len(t) <= chunk: return _token_loss(head, h, t), n
     # each chunk's logits are recomputed in the backward pass, so only one chunk's exist at any time
-    losses = [checkpoint(_token_loss, head, h[i:i + chunk], t[i:i + chunk], use_reentrant=False) for i in range(0, len(t), chunk)]
+    losses = [checkpoint(_token_loss, head, h[i:i + chunk], t[i:i + chunk], use_reentrant=False)
+              for i in range(0, len(t), chunk)]
     return torch.stack(losses).sum(), n
 
 # %% ../nbs/06_model.ipynb #c030f
@@ -198,7 +212,8 @@ def liger_cross_entropy():
 def fused_shifted_loss(hidden, labels, weight) -> tuple:
     "`shifted_loss` by Liger's fused head and cross-entropy (CUDA), with the head's `weight` [vocab, d_model]."
     h, t, n = trained_positions(hidden, labels)
-    if not len(t): return _token_loss(lambda x: F.linear(x, weight), h, t), n   # nothing trained: a zero that has a gradient
+    # nothing trained: a zero that has a gradient
+    if not len(t): return _token_loss(lambda x: F.linear(x, weight), h, t), n
     return liger_cross_entropy()(h, weight, t, reduction='sum'), n
 
 # %% ../nbs/06_model.ipynb #c031
@@ -219,54 +234,77 @@ class ModernDecoderLM(nn.Module):
         self.fused_loss = True         # Liger's fused head and loss on CUDA, where the [gpu] extra is installed
         self.reset_parameters()
 
-    def reset_parameters(self):
-        "GPT-2 style init: N(0, init_std), residual output projections scaled down by sqrt(2 * n_layers)."
-        std = self.config.init_std
-        for name, p in self.named_parameters():
-            if p.dim() == 1: nn.init.zeros_(p) if name.endswith('sinks') else nn.init.ones_(p)
-            else: nn.init.normal_(p, std=std / math.sqrt(2 * self.config.n_layers) if name.endswith(('o.weight', 'down.weight')) else std)
+# %% ../nbs/06_model.ipynb #9b73cb25
+@patch
+def reset_parameters(self: ModernDecoderLM):
+    "GPT-2 style init: N(0, init_std), residual output projections scaled down by sqrt(2 * n_layers)."
+    std = self.config.init_std
+    for name, p in self.named_parameters():
+        if p.dim() == 1: nn.init.zeros_(p) if name.endswith('sinks') else nn.init.ones_(p)
+        else: nn.init.normal_(p, std=std / math.sqrt(2 * self.config.n_layers)
+                              if name.endswith(('o.weight', 'down.weight')) else std)
 
-    @property
-    def vocab_size(self) -> int: return self.config.vocab_size
-    @property
-    def head_weight(self): return self.embed.weight if self.lm_head is None else self.lm_head.weight
-    def head(self, h): return F.linear(h, self.head_weight)
-    def new_cache(self, batch_size: int, max_len: int) -> KVCache:
-        p = self.embed.weight
-        return KVCache(self.config, batch_size, max_len, p.dtype, p.device)
-    def document_flops(self, doc_lengths) -> int:
-        "Training FLOPs of documents of `doc_lengths` tokens (`document_flops` below; the wrapper of other models counts its own)."
-        return document_flops(self.config, doc_lengths)
+# %% ../nbs/06_model.ipynb #d531045c
+@patch(as_prop=True)
+def head_weight(self: ModernDecoderLM): return self.embed.weight if self.lm_head is None else self.lm_head.weight
+@patch
+def head(self: ModernDecoderLM, h): return F.linear(h, self.head_weight)
+
+# %% ../nbs/06_model.ipynb #f249668c
+@patch(as_prop=True)
+def vocab_size(self: ModernDecoderLM) -> int: return self.config.vocab_size
+@patch
+def new_cache(self: ModernDecoderLM, batch_size: int, max_len: int) -> KVCache:
+    p = self.embed.weight
+    return KVCache(self.config, batch_size, max_len, p.dtype, p.device)
+
+# %% ../nbs/06_model.ipynb #73585448
+@patch
+def rope_cos_sin(self: ModernDecoderLM, position_ids, dtype) -> tuple:
+    "cos and sin [B, 1, T, head_dim] of the rotary angles at `position_ids`."
+    freqs = position_ids[..., None].float() * self.inv_freq
+    emb = torch.cat([freqs, freqs], -1)[:, None]
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+# %% ../nbs/06_model.ipynb #4acaf60e
+def layer_mask(path: str | None, T: int, S: int, attention_mask, doc_ids, device):
+    "What every layer's attention takes for this batch, for the packed-attention `path` (None: not packed)."
+    if path == 'spans': return DocumentSpans(document_spans(doc_ids))
+    if path == 'flex': return document_block_mask(doc_ids)
+    if path == 'varlen': return document_runs(doc_ids)
+    return attention_mask_4d(T, S, attention_mask, doc_ids, device)
+
+# %% ../nbs/06_model.ipynb #97385ab4
+@patch
+def summed_loss(self: ModernDecoderLM, hidden, labels) -> tuple:
+    "(summed loss, trained-token count) of the final hidden states against `labels`; (None, None) without labels."
+    if labels is None: return None, None
+    if self.fused_loss and hidden.is_cuda and liger_cross_entropy():
+        return fused_shifted_loss(hidden, labels, self.head_weight)
+    return shifted_loss(hidden, labels, self.head, self.loss_chunk)
 
 # %% ../nbs/06_model.ipynb #c033
 @patch
 def forward(self: ModernDecoderLM, input_ids, attention_mask=None, position_ids=None, doc_ids=None, labels=None,
             lengths=None, cache: KVCache | None = None, logits: str = 'auto') -> LMOutput:
-    "Logits and/or the summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
+    "Logits and/or summed loss of a [B, T] batch; padding from `attention_mask` or `lengths`, packing from `doc_ids`."
     B, T = input_ids.shape
     S = T + (cache.length if cache is not None else 0)
     if lengths is not None: attention_mask = torch.arange(T, device=input_ids.device)[None] < lengths[:, None]
     if position_ids is None: position_ids = default_positions(attention_mask, T, S, input_ids.device)
-    freqs = position_ids[..., None].float() * self.inv_freq
-    emb = torch.cat([freqs, freqs], -1)[:, None]               # [B, 1, T, head_dim]
     x = self.embed(input_ids)
-    cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+    cos, sin = self.rope_cos_sin(position_ids, x.dtype)
     half = attention_dtype(x) in (torch.bfloat16, torch.float16)
     packed = doc_ids is not None and cache is None
     path = packed_attention_path(self.packed_attention, x.device, half, self.config.attn_sinks) if packed else None
-    if path == 'spans': mask = DocumentSpans(document_spans(doc_ids))
-    elif path == 'flex': mask = document_block_mask(doc_ids)
-    elif path == 'varlen': mask = document_runs(doc_ids)
-    else: mask = attention_mask_4d(T, S, attention_mask, doc_ids, input_ids.device)
+    mask = layer_mask(path, T, S, attention_mask, doc_ids, input_ids.device)
     for layer in self.layers:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             x = checkpoint(layer, x, cos, sin, mask, use_reentrant=False)
         else: x = layer(x, cos, sin, mask, cache)
     if cache is not None: cache.length = S
     x = self.norm(x)
-    if labels is None: loss_sum, n = None, None
-    elif self.fused_loss and x.is_cuda and liger_cross_entropy(): loss_sum, n = fused_shifted_loss(x, labels, self.head_weight)
-    else: loss_sum, n = shifted_loss(x, labels, self.head, self.loss_chunk)
+    loss_sum, n = self.summed_loss(x, labels)
     if logits == 'auto': logits = 'none' if labels is not None else 'all'
     out = {'all': lambda: self.head(x), 'last': lambda: self.head(x[:, -1:]), 'none': lambda: None}[logits]()
     return LMOutput(out, loss_sum, n)
@@ -287,15 +325,22 @@ def num_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters, each tied tensor counted once."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+# %% ../nbs/06_model.ipynb #b00d7532
 def matmul_params(c: ModelConfig) -> int:
     "Parameters that take part in a matrix multiply: every projection, and the LM head even when tied."
     attn = c.d_model * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.d_model
     return c.n_layers * (attn + 3 * c.d_model * c.d_ff) + c.vocab_size * c.d_model
 
+# %% ../nbs/06_model.ipynb #e87352bd
 def training_flops(matmul_params: int, attention_width: int, doc_lengths) -> int:
-    "Training FLOPs (forward + backward) of documents of `doc_lengths` tokens, each attending only to itself; `attention_width` is layers × heads × head_dim."
+    "Training FLOPs of documents of `doc_lengths` tokens, each attending to itself; width: layers×heads×head_dim."
     return sum(int(n) * (6 * matmul_params + 12 * attention_width * int(n)) for n in doc_lengths)
 
+# %% ../nbs/06_model.ipynb #4bd2b7c6
 def document_flops(c: ModelConfig, doc_lengths) -> int:
     "`training_flops` of a native model with config `c`."
     return training_flops(matmul_params(c), c.n_layers * c.n_heads * c.head_dim, doc_lengths)
+@patch
+def document_flops(self: ModernDecoderLM, doc_lengths) -> int:
+    "Training FLOPs of documents of `doc_lengths` tokens (the wrapper of other models counts its own)."
+    return document_flops(self.config, doc_lengths)

@@ -10,18 +10,18 @@ from .checkpoints import load_checkpoint
 from .config import from_dict
 from .data import DataError
 from .sources import parse_source
+from .pipeline import config_examples
 
 # %% auto #0
 __all__ = ['HYPERPARAMETERS', 'LORA_HYPERPARAMETERS', 'HUB_ALIASES', 'training_facts', 'hub_id', 'source_rows', 'model_card']
 
 # %% ../nbs/07d_model_card.ipynb #m006
-HYPERPARAMETERS = ('sft_lr', 'sft_max_steps', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'warmup_steps', 'weight_decay',
-                   'betas', 'grad_clip', 'packing', 'mixed_precision', 'neftune_alpha', 'seed')
+HYPERPARAMETERS = ('sft_lr', 'sft_max_steps', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'warmup_steps',
+                   'weight_decay', 'betas', 'grad_clip', 'packing', 'mixed_precision', 'neftune_alpha', 'seed')
 LORA_HYPERPARAMETERS = ('lora_r', 'lora_alpha', 'lora_dropout', 'lora_targets', 'use_dora')
-HUB_ALIASES = {'smollm2-135m': 'HuggingFaceTB/SmolLM2-135M-Instruct', 'smollm2-135m-instruct': 'HuggingFaceTB/SmolLM2-135M-Instruct'}
 
 def training_facts(spec) -> dict:
-    "Base model, fine-tuning mode, hyperparameters, steps, trained tokens and last losses of the checkpoint `spec`; {} if it is not one."
+    "Base model, mode, hyperparameters, steps, trained tokens and last losses of checkpoint `spec`; {} if not one."
     if Path(str(spec)).suffix != '.pt': return {}
     ck = load_checkpoint(spec)
     if not ck.get('config'): return {}   # a model saved without training (`save_model`)
@@ -29,12 +29,14 @@ def training_facts(spec) -> dict:
     adapter = ck.get('adapter') or {}
     finetune = adapter.get('finetune') or cfg.get('finetune', 'full')
     keys = HYPERPARAMETERS + (LORA_HYPERPARAMETERS if finetune != 'full' else ())
-    return dict(base_model=(adapter.get('base') or {}).get('model') or cfg.get('base_model'), finetune=finetune, config=cfg,
-                hyperparameters={k: cfg[k] for k in keys if k in cfg}, step=ck.get('step'),
+    return dict(base_model=(adapter.get('base') or {}).get('model') or cfg.get('base_model'), finetune=finetune,
+                config=cfg, hyperparameters={k: cfg[k] for k in keys if k in cfg}, step=ck.get('step'),
                 trained_tokens=sum(h.get('trained_tokens', 0) for h in metrics.get('history', [])),
                 train_loss=metrics.get('train_loss'), val_loss=metrics.get('val_loss'))
 
 # %% ../nbs/07d_model_card.ipynb #m008
+HUB_ALIASES = {'smollm2-135m': 'HuggingFaceTB/SmolLM2-135M-Instruct',
+               'smollm2-135m-instruct': 'HuggingFaceTB/SmolLM2-135M-Instruct'}
 _HUB_ID = re.compile(r'[\w.-]+/[\w.-]+')
 
 def hub_id(name) -> str | None:
@@ -42,9 +44,9 @@ def hub_id(name) -> str | None:
     name = HUB_ALIASES.get(str(name).lower(), str(name))
     return name if _HUB_ID.fullmatch(name) and not Path(name).expanduser().exists() else None
 
+# %% ../nbs/07d_model_card.ipynb #e19f2806
 def source_rows(cfg: dict) -> list:
-    "One dict per training source of config dict `cfg`: its spec, and the rows read and used where they can be counted here."
-    from modern_llm.pipeline import config_examples
+    "One dict per training source of config dict `cfg`: its spec, and the rows read and used where they can be counted."
     try: reports = config_examples(from_dict(cfg))[2]
     except (DataError, OSError, ValueError): return [dict(spec=s) for s in cfg.get('sft_datasets', [])]
     return [dict(spec=s, rows=r.rows, used=r.kept) for s, r in zip(cfg['sft_datasets'], reports)]
@@ -55,47 +57,57 @@ def _license(base) -> str | None:
     readme = Path(str(base)).expanduser() / 'README.md'
     return ModelCard.load(readme).data.license if readme.is_file() else None
 
+# %% ../nbs/07d_model_card.ipynb #7c0dcbb0
 def _eval_table(spec) -> str | None:
     "The markdown table of the `eval.json` beside checkpoint `spec`, if it was written after the checkpoint."
     path = Path(str(spec))
     ev = path.parent / 'eval.json'
     if path.suffix != '.pt' or not ev.is_file() or ev.stat().st_mtime < path.stat().st_mtime: return None
-    from modern_llm.evaluate import summary_table
+    from modern_llm.evaluate import summary_table   # evaluation builds on the model modules: imported when needed
     return summary_table(json.loads(ev.read_text()))
 
+# %% ../nbs/07d_model_card.ipynb #2fa45e0b
 def _how_to_load(fmt: str, name: str, base: str | None) -> str:
     if fmt == 'adapter':
         return (f"```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
-                f"base = AutoModelForCausalLM.from_pretrained('{base}')\nmodel = PeftModel.from_pretrained(base, '{name}')\n```")
+                f"base = AutoModelForCausalLM.from_pretrained('{base}')\n"
+                f"model = PeftModel.from_pretrained(base, '{name}')\n```")
     if fmt == 'gguf':
         return (f"llama.cpp: `llama-cli -m {name} -cnv` (the chat template is in the file).\n\n"
-                f"ollama: a `Modelfile` holding `FROM ./{name}`, then `ollama create my-model -f Modelfile` and `ollama run my-model`.")
-    return (f"```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\nmodel = AutoModelForCausalLM.from_pretrained('{name}')\n"
-            f"tok = AutoTokenizer.from_pretrained('{name}')\nids = tok.apply_chat_template([{{'role': 'user', 'content': 'Hi!'}}], "
-            f"add_generation_prompt=True, return_tensors='pt')\nprint(tok.decode(model.generate(ids, max_new_tokens=64)[0]))\n```\n\n"
-            f"The generation config stops at the chat template's end of turn. For llama.cpp or ollama, export a GGUF file "
-            f"(`modern-llm export --format gguf`).")
+                f"ollama: a `Modelfile` holding `FROM ./{name}`, then `ollama create my-model -f Modelfile` "
+                f"and `ollama run my-model`.")
+    return (f"```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
+            f"model = AutoModelForCausalLM.from_pretrained('{name}')\n"
+            f"tok = AutoTokenizer.from_pretrained('{name}')\nids = tok.apply_chat_template([{{'role': 'user', "
+            f"'content': 'Hi!'}}], add_generation_prompt=True, return_tensors='pt')\n"
+            f"print(tok.decode(model.generate(ids, max_new_tokens=64)[0]))\n```\n\n"
+            f"The generation config stops at the chat template's end of turn. For llama.cpp or ollama, export a GGUF "
+            f"file (`modern-llm export --format gguf`).")
 
 # %% ../nbs/07d_model_card.ipynb #m012
 def _num(v) -> str: return f'{v:.4f}' if isinstance(v, float) else str(v)
 
+# %% ../nbs/07d_model_card.ipynb #335a2817
 def model_card(spec, fmt: str = 'hf', name: str = 'DIR', architecture: str | None = None):
-    "The `huggingface_hub.ModelCard` of an export of `spec` in format `fmt` ('hf', 'adapter' or 'gguf'), loaded as `name`."
+    "The `huggingface_hub.ModelCard` of an export of `spec` as `fmt` ('hf', 'adapter' or 'gguf'), loaded as `name`."
     from huggingface_hub import ModelCard, ModelCardData
     facts = training_facts(spec)
     base = facts.get('base_model') or str(spec)
     sources = source_rows(facts['config']) if facts else []
-    data = ModelCardData(base_model=hub_id(base), library_name={'hf': 'transformers', 'adapter': 'peft', 'gguf': 'gguf'}[fmt],
-                         license=_license(base), pipeline_tag='text-generation',
+    data = ModelCardData(base_model=hub_id(base), license=_license(base), pipeline_tag='text-generation',
+                         library_name={'hf': 'transformers', 'adapter': 'peft', 'gguf': 'gguf'}[fmt],
                          datasets=[h for h in (hub_id(parse_source(s['spec']).name) for s in sources) if h] or None,
-                         tags=['modern-llm', *(['sft', facts['finetune']] if facts else []), *([architecture] if architecture else [])])
-    parts = [f"# {Path(str(spec)).stem}", f"Exported by modern_llm from `{spec}`" + (f", fine-tuned from `{base}`." if facts else '.')]
+                         tags=['modern-llm', *(['sft', facts['finetune']] if facts else []),
+                               *([architecture] if architecture else [])])
+    parts = [f"# {Path(str(spec)).stem}",
+             f"Exported by modern_llm from `{spec}`" + (f", fine-tuned from `{base}`." if facts else '.')]
     if facts:
         parts += ['## Training data', '| source | rows read | rows used |\n|---|---|---|\n' + '\n'.join(
                       f"| {s['spec']} | {s.get('rows', '?')} | {s.get('used', '?')} |" for s in sources)]
         parts += [f"## Fine-tuning\n\nMode: **{facts['finetune']}**, {facts['step']} optimizer steps, "
                   f"{facts['trained_tokens']:,} trained (response) tokens.",
-                  '| hyperparameter | value |\n|---|---|\n' + '\n'.join(f'| {k} | {v} |' for k, v in facts['hyperparameters'].items()),
+                  '| hyperparameter | value |\n|---|---|\n' + '\n'.join(f'| {k} | {v} |'
+                                                                       for k, v in facts['hyperparameters'].items()),
                   f"Final losses: train {_num(facts['train_loss'])}, validation {_num(facts['val_loss'])}."]
     table = _eval_table(spec)
     if table: parts += ['## Evaluation', table]

@@ -45,7 +45,7 @@ def test_export_gguf_refusals(tmp_path):
 @pytest.mark.parametrize('family', ['qwen2', 'qwen3'])
 def test_export_gguf_qwen(tmp_path, family):
     "A fine-tuned tiny Qwen2 (biases) or Qwen3 (Q/K norms) as llama.cpp's qwen2/qwen3: transformers' GGUF reader gets our logits."
-    from modern_llm.hf import tiny_hf_model
+    from modern_llm.tiny_hf import tiny_hf_model
     from modern_llm.hub import load_pretrained
     from modern_llm.gguf_export import transformers_gguf, logit_gap
     from modern_llm.cli import main   # in this process: the imports once, not per command
@@ -63,7 +63,7 @@ def test_export_gguf_qwen(tmp_path, family):
     assert (out.parent / 'README.md').exists() and 'library_name: gguf' in (out.parent / 'README.md').read_text()
 
 def test_export_gguf_refuses_other_architectures(tmp_path):
-    from modern_llm.hf import tiny_hf_model
+    from modern_llm.tiny_hf import tiny_hf_model
     p = cli('export', '--model', str(tiny_hf_model('gemma3', tmp_path / 'base')), '--out', str(tmp_path / 'g.gguf'), '--format', 'gguf')
     assert p.returncode == 2 and 'Traceback' not in p.stderr and not (tmp_path / 'g.gguf').exists()
     assert p.stderr.strip().splitlines()[-1].startswith("error: GGUF export writes Llama-architecture models (SmolLM2, TinyLlama, Llama 3.x), "
