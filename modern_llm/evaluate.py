@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from .data import Example, Turn
 from .tasks import eval_tasks, check_answer, safety_eval, context_eval, is_refusal, check_context
-from .hub import Pretrained, load_pretrained
+from .prompts import Pretrained
+from .hub import load_pretrained
 from .generate import generate
 from .tokenized import tokenize_examples
 from .batching import BatchPlan, BatchStream

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 import torch
 from fastcore.basics import patch
 from .data import Example, Turn
-from .hub import Pretrained
+from .prompts import Pretrained
 from .prompts import encode_prompt
 from .chat_templates import stop_token_ids
 

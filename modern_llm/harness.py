@@ -16,7 +16,8 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from .data import DataError
 from .generate import generate
 from .hf import CLASSIC_CHAT_TEMPLATE
-from .hub import Pretrained, load_pretrained
+from .prompts import Pretrained
+from .hub import load_pretrained
 from .hub_access import offline_mode
 from .sources import ASSETS_DIR
 

@@ -5,37 +5,25 @@
 # %% ../nbs/07_hub.ipynb #c002
 from __future__ import annotations
 import json, re
-from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch, torch.nn as nn
 from .hub_access import hub_reachable, offline_mode
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, native_from_state
-from .checkpoints import CheckpointError, save_checkpoint, load_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint
 from .hf import HFCausalLM, load_hf_dir
 from .gguf import load_gguf
 from .tokenizer import smollm2_gguf_path, load_tokenizer, resolve_style
+from .prompts import Pretrained
+from .adapters import model_from_adapter
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'model_config_dict', 'save_model', 'model_from_checkpoint', 'resolve_model_spec', 'hub_snapshot',
-           'load_model', 'check_vocab', 'Pretrained', 'load_pretrained']
-
-# %% ../nbs/07_hub.ipynb #c015
-def model_config_dict(model: nn.Module) -> dict:
-    "The config of a native or wrapped model as the plain dict a checkpoint stores."
-    if isinstance(model, ModernDecoderLM): return asdict(model.config)
-    return {'hf_config': json.loads(model.config.to_json_string())}
-
-# %% ../nbs/07_hub.ipynb #35fe2889
-def save_model(model: nn.Module, path, **parts) -> Path:
-    "A checkpoint of `model` and any extra `parts` (e.g. `tokenizer={'name': ..., 'prompt_style': ...}`)."
-    return save_checkpoint(path, model_state=model.state_dict(), model_config=model_config_dict(model), **parts)
+__all__ = ['MODEL_ALIASES', 'model_from_checkpoint', 'resolve_model_spec', 'hub_snapshot', 'load_model', 'check_vocab',
+           'load_pretrained']
 
 # %% ../nbs/07_hub.ipynb #c016
 def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
     "The model stored in a loaded checkpoint dict; for an adapter checkpoint, its base with the adapter merged in."
-    if ck.get('adapter'):
-        from modern_llm.adapters import model_from_adapter   # adapters build on this module: imported when needed
-        return model_from_adapter(ck, source, load_model)
+    if ck.get('adapter'): return model_from_adapter(ck, source, load_model)
     if 'model_state' not in ck or 'model_config' not in ck:
         raise CheckpointError(f"{source}: has no 'model_state'/'model_config'; it is not a model checkpoint")
     cfg = ck['model_config']
@@ -45,7 +33,7 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
     except (TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{source}: its model_state does not fit its model_config "
                               f"({' '.join(str(e).split())[:300]}); "
-                              f"save the model again with modern_llm.hub.save_model") from None
+                              f"save the model again with modern_llm.checkpoints.save_model") from None
 
 # %% ../nbs/07_hub.ipynb #c043
 MODEL_ALIASES = ('smollm2-135m', 'smollm2-135m-instruct')
@@ -96,15 +84,6 @@ def check_vocab(model: nn.Module, tok, source: str = 'model'):
         raise ModelLoadError(f"{source}: the tokenizer has {len(tok)} tokens but the model only {model.vocab_size} "
                              f"embeddings, so ids >= {model.vocab_size} would fail. Pass the tokenizer that belongs to "
                              f"this model, or resize the model's embeddings first.")
-
-# %% ../nbs/07_hub.ipynb #c052
-@dataclass
-class Pretrained:
-    "A model with the tokenizer and prompt style ('classic' or 'chat_template') to use with it."
-    model: nn.Module
-    tokenizer: object
-    prompt_style: str
-    tokenizer_name: str
 
 # %% ../nbs/07_hub.ipynb #801f99b7
 def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None = None,

@@ -250,7 +250,7 @@ from modern_llm.step import train_step
 cfg, shape, steps = from_dict(json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3])
 pre = None
 if shape:
-    from modern_llm.hub import Pretrained
+    from modern_llm.prompts import Pretrained
     from modern_llm.memory import SHAPES
     from modern_llm.model import ModernDecoderLM
     from modern_llm.tokenizer import load_tokenizer, resolve_style

@@ -4,13 +4,14 @@
 
 # %% ../nbs/03c_prompts.ipynb #p003
 from __future__ import annotations
-from dataclasses import replace
+from dataclasses import dataclass, replace
+import torch.nn as nn
 from .data import Example
 from .tokenizer import classic_segments, encode_segments, resolve_style
 from .chat_turns import chat_segments_of
 
 # %% auto #0
-__all__ = ['segments_of', 'segments', 'encode_prompt']
+__all__ = ['segments_of', 'segments', 'encode_prompt', 'Pretrained']
 
 # %% ../nbs/03c_prompts.ipynb #c028
 def segments_of(examples, tok, style: str = 'auto') -> list:
@@ -34,3 +35,12 @@ def encode_prompt(ex: Example, tok, style: str = 'auto') -> list:
     history = Example([replace(t, train=False) for t in ex.turns], ex.system, ex.source, ex.meta,
                       ex.tools)
     return encode_segments(segments(history, tok, style), tok)[0]
+
+# %% ../nbs/03c_prompts.ipynb #p041
+@dataclass
+class Pretrained:
+    "A model with the tokenizer and prompt style ('classic' or 'chat_template') to use with it."
+    model: nn.Module
+    tokenizer: object
+    prompt_style: str
+    tokenizer_name: str

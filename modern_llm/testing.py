@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from .model import ModernDecoderLM, ModelConfig
-from .hub import Pretrained
+from .prompts import Pretrained
 from .tokenizer import load_tokenizer, resolve_style
 
 # %% auto #0

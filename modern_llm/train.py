@@ -15,7 +15,8 @@ from .optim import make_optimizer, make_scheduler
 from .step import train_step, evaluate_loss
 from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state, checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint)
 from .training_state import checkpoint_bytes, whole_state, save_sharded, load_weights
-from .hub import Pretrained, load_pretrained
+from .prompts import Pretrained
+from .hub import load_pretrained
 from .checkpoints import model_config_dict
 from .generate import stop_ids
 from .memory import check_memory, model_shape, shape_of

@@ -148,7 +148,7 @@ CASES = [
     ('truncated checkpoint', GEN('{cut}'), 2, ['cut.pt: cannot be read; the file is truncated or corrupt', 'Use an earlier checkpoint']),
     ('checkpoint with code (torch.save)', GEN('{code}'), 2, ['code.pt: holds pickled objects that are not plain data (posix.system)', 'refused for safety', 're-save it as plain data']),
     ('checkpoint with code (pickle)', GEN('{code_pickle}'), 2, ['code_pickle.pt', 'posix.system', 'modern_llm.checkpoints.save_checkpoint(new_path, **ck)']),
-    ('not our checkpoint', GEN('{not_ours}'), 2, ["tensor.pt: not a modern_llm checkpoint (no 'format_version')", 'save models with modern_llm.hub.save_model']),
+    ('not our checkpoint', GEN('{not_ours}'), 2, ["tensor.pt: not a modern_llm checkpoint (no 'format_version')", 'save models with modern_llm.checkpoints.save_model']),
     ('newer checkpoint format', GEN('{newer}'), 2, ['newer.pt: checkpoint format 99 is newer', 'upgrade modern_llm']),
     ('checkpoint without tokenizer', GEN('{no_tok}'), 2, ['no_tok.pt: records no tokenizer', 'pass tokenizer=']),
     ('weights that do not fit', GEN('{misfit}'), 2, ['misfit.pt: its model_state does not fit its model_config', 'size mismatch']),

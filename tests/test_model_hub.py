@@ -123,7 +123,7 @@ def test_wrapped_model_trains_packed_as_unpacked(tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
     from modern_llm.config import SFTConfig
     from modern_llm.hf import HFCausalLM
-    from modern_llm.hub import Pretrained
+    from modern_llm.prompts import Pretrained
     from modern_llm.tokenizer import load_tokenizer, resolve_style
     from modern_llm.train import Trainer
     data = tmp_path / 'rows.jsonl'

@@ -85,7 +85,7 @@ RANDOM = 'random:'
 
 def random_pretrained(shape: str, seed: int = 0):
     "A randomly initialised `ModernDecoderLM` of `SHAPES[shape]`, with SmolLM2's tokenizer."
-    from modern_llm.hub import Pretrained
+    from modern_llm.prompts import Pretrained
     from modern_llm.memory import SHAPES
     from modern_llm.model import ModernDecoderLM
     from modern_llm.tokenizer import load_tokenizer, resolve_style
