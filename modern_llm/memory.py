@@ -17,7 +17,7 @@ __all__ = ['LAYER_ACTIVATIONS', 'CHECKPOINTED_LAYER', 'BF16_ACTIVATIONS', 'SHAPE
            'CPU_ALLOCATOR_OVERHEAD', 'SHARDED_PARTS', 'saved_activation_bytes', 'packed_batch', 'layer_widths',
            'layer_activation_bytes', 'projection_params', 'other_params', 'lora_params', 'MemoryPlan', 'shard_parts',
            'memory_plan', 'available_memory', 'format_plan', 'candidate_changes', 'cheapest_fit', 'MemoryPlanError',
-           'check_memory', 'hf_shape', 'shape_of', 'model_shape', 'measure_training_peak']
+           'check_memory', 'hf_shape', 'shape_of', 'model_shape']
 
 # %% ../nbs/08b_memory.ipynb #c006
 def saved_activation_bytes(model: nn.Module, **batch) -> int:
@@ -240,42 +240,3 @@ def model_shape(spec) -> ModelConfig | None:
     from transformers import AutoConfig
     try: return hf_shape(AutoConfig.from_pretrained(where))
     except Exception: return None
-
-# %% ../nbs/08b_memory.ipynb #c038
-_MEASURE = '''
-import json, sys, time, torch
-from modern_llm.config import from_dict
-from modern_llm.train import Trainer
-from modern_llm.step import train_step
-cfg, shape, steps = from_dict(json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3])
-pre = None
-if shape:
-    from modern_llm.prompts import Pretrained
-    from modern_llm.memory import SHAPES
-    from modern_llm.model import ModernDecoderLM
-    from modern_llm.tokenizer import load_tokenizer, resolve_style
-    tok = load_tokenizer('smollm2-135m')
-    pre = Pretrained(ModernDecoderLM(SHAPES[shape]), tok, resolve_style('auto', tok), 'smollm2-135m')
-t = Trainer(cfg, pre, quiet=True)
-cuda = t.device.type == 'cuda'
-if cuda: torch.cuda.reset_peak_memory_stats(t.device)
-else: open('/proc/self/clear_refs', 'w').write('5')   # peak RSS from here on: the training steps alone
-times, real = [], []
-for _ in range(steps):
-    start = time.perf_counter()
-    batches, _ = t.next_micro_batches()
-    r = train_step(t.parallel, batches, t.opt, t.sched, t.device, t.amp, cfg.grad_clip, t.dist)
-    times.append(time.perf_counter() - start); real.append(r['real_tokens'])
-peak = torch.cuda.max_memory_allocated(t.device) if cuda else 1024 * next(
-    int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))
-print(json.dumps({'peak_bytes': peak, 'tokens_per_s': sum(real[1:]) / sum(times[1:]) if steps > 1 else real[0] / times[0],
-                  'bf16': t.amp is not None, 'device': str(t.device)}))
-'''
-
-# %% ../nbs/08b_memory.ipynb #c038a
-def measure_training_peak(cfg: SFTConfig, steps: int = 2, shape: str | None = None, timeout: float = 1800) -> dict:
-    "Peak memory (`peak_bytes`) and real `tokens_per_s` of `steps` training steps of `cfg`, measured in a fresh process."
-    out = subprocess.run([sys.executable, '-c', _MEASURE, json.dumps(to_dict(cfg)), shape or '', str(steps)],
-                         capture_output=True, text=True, timeout=timeout)
-    if out.returncode: raise RuntimeError(f'measurement failed:\n{out.stderr[-2000:]}')
-    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -2,7 +2,8 @@
 RSS of the steps (full fine-tuning, LoRA and QLoRA), each within 25% of the plan made before any weights were loaded."""
 import pytest
 from modern_llm.config import preset
-from modern_llm.memory import measure_training_peak, memory_plan, model_shape
+from modern_llm.peak_memory import measure_training_peak
+from modern_llm.memory import memory_plan, model_shape
 
 @pytest.mark.parametrize('finetune', ['full', 'lora', 'qlora'])
 def test_plan_predicts_the_measured_peak(tmp_path, finetune):
