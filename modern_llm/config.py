@@ -272,7 +272,7 @@ PRESETS = {
                 sft_datasets=['tatsu-lab/alpaca', 'databricks/databricks-dolly-15k', 'Open-Orca/OpenOrca:50000'],
                 sft_max_steps=10000, sft_batch_size=32, micro_batch_size=16, warmup_steps=200),
 }
-PRESETS['local-lora'] = {**PRESETS['local'], 'run_name': 'local-lora', 'finetune': 'lora', 'sft_lr': 5e-4}
+PRESETS['local-lora'] = {**PRESETS['local'], 'run_name': 'local-lora', 'finetune': 'lora', 'sft_lr': 1e-3}
 PRESETS['gpu-qlora'] = {**PRESETS['gpu'], 'run_name': 'gpu-qlora', 'base_model': 'HuggingFaceTB/SmolLM2-1.7B', 'finetune': 'qlora',
                         'sft_lr': 2e-4, 'micro_batch_size': 8, 'gradient_checkpointing': True}
 

@@ -19,9 +19,9 @@ from .batching import BatchPlan, BatchStream
 from .step import evaluate_loss
 
 # %% auto #0
-__all__ = ['QUICK_PROMPTS', 'ABILITIES', 'prompt_text', 'answer_prompts', 'markdown_table', 'task_accuracy', 'loss_by_source',
-           'score_safety', 'score_context', 'safety_scores', 'context_accuracy', 'evaluate_model', 'abilities',
-           'compare_plot', 'save_report', 'evaluate_models', 'summary_table']
+__all__ = ['QUICK_PROMPTS', 'ABILITIES', 'prompt_text', 'answer_prompts', 'markdown_table', 'score_tasks', 'task_accuracy',
+           'loss_by_source', 'score_safety', 'score_context', 'safety_scores', 'context_accuracy', 'evaluate_model',
+           'abilities', 'compare_plot', 'save_report', 'evaluate_models', 'summary_table']
 
 # %% ../nbs/12_evaluate.ipynb #c006
 QUICK_PROMPTS = [
@@ -39,10 +39,19 @@ def prompt_text(ex: Example) -> str:
     return f'{t.content} [{t.context}]' if t.context else t.content
 
 # %% ../nbs/12_evaluate.ipynb #c007
+def _answers(pre: Pretrained, examples: list, max_new_tokens: int, batch_size: int = 16) -> list:
+    "Greedy answers of `pre` to `examples`, stripped, `batch_size` at a time."
+    out = []
+    for s in range(0, len(examples), batch_size):
+        out += [c.text.strip() for c in generate(pre, examples[s:s + batch_size], max_new_tokens=max_new_tokens)]
+    return out
+
+# %% ../nbs/12_evaluate.ipynb #c007b
 def answer_prompts(pre: Pretrained, prompts=QUICK_PROMPTS, max_new_tokens: int = 96) -> list:
     "Greedy answers of `pre` to `prompts`."
-    return [c.text.strip() for c in generate(pre, prompts, max_new_tokens=max_new_tokens)]
+    return _answers(pre, prompts, max_new_tokens)
 
+# %% ../nbs/12_evaluate.ipynb #c007e
 def markdown_table(rows: list) -> str:
     "Rows of dicts as a markdown table (newlines shown as <br>)."
     cols = list(rows[0])
@@ -50,20 +59,18 @@ def markdown_table(rows: list) -> str:
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] +
                      ['| ' + ' | '.join(cell(r[c]) for c in cols) + ' |' for r in rows])
 
+# %% ../nbs/12_evaluate.ipynb #c009a
+def _first(rows: list, key: str, limit: int | None) -> list:
+    "The first `limit` rows of each value of `key` (all rows when `limit` is None), in their order."
+    if limit is None: return rows
+    seen = defaultdict(int); kept = []
+    for r in rows:
+        if seen[r[key]] < limit: kept.append(r); seen[r[key]] += 1
+    return kept
+
 # %% ../nbs/12_evaluate.ipynb #c010
-def task_accuracy(pre: Pretrained, tasks=None, limit: int | None = None, max_new_tokens: int = 48, batch_size: int = 16) -> dict:
-    "Exact and normalised accuracy per task family, plus 'all', and the answers."
-    tasks = eval_tasks() if tasks is None else tasks
-    if limit is not None:
-        seen = defaultdict(int); kept = []
-        for t in tasks:
-            if seen[t['family']] < limit: kept.append(t); seen[t['family']] += 1
-        tasks = kept
-    answers = []
-    for s in range(0, len(tasks), batch_size):
-        chunk = tasks[s:s + batch_size]
-        outs = generate(pre, [Example([Turn('user', t['instruction'], t['input'])]) for t in chunk], max_new_tokens=max_new_tokens)
-        answers += [c.text.strip() for c in outs]
+def score_tasks(tasks: list, answers: list) -> dict:
+    "Exact and normalised accuracy per task family, plus 'all', and each task with its answer."
     per = defaultdict(lambda: {'n': 0, 'exact': 0, 'normalised': 0})
     for t, a in zip(tasks, answers):
         score = check_answer(a, t['output'], t['family'])
@@ -71,6 +78,13 @@ def task_accuracy(pre: Pretrained, tasks=None, limit: int | None = None, max_new
             per[key]['n'] += 1; per[key]['exact'] += score['exact']; per[key]['normalised'] += score['normalised']
     acc = {k: {'n': v['n'], 'exact': v['exact'] / v['n'], 'normalised': v['normalised'] / v['n']} for k, v in per.items()}
     return {'accuracy': acc, 'answers': [{**t, 'answer': a} for t, a in zip(tasks, answers)]}
+
+# %% ../nbs/12_evaluate.ipynb #c010b
+def task_accuracy(pre: Pretrained, tasks=None, limit: int | None = None, max_new_tokens: int = 48) -> dict:
+    "`score_tasks` of `pre`'s answers to the held-out checkable tasks (`limit` per family)."
+    tasks = _first(eval_tasks() if tasks is None else tasks, 'family', limit)
+    examples = [Example([Turn('user', t['instruction'], t['input'])]) for t in tasks]
+    return score_tasks(tasks, _answers(pre, examples, max_new_tokens))
 
 # %% ../nbs/12_evaluate.ipynb #c012
 def loss_by_source(pre: Pretrained, examples, max_seq_len: int = 1024, batch_size: int = 8) -> dict:
@@ -87,23 +101,10 @@ def loss_by_source(pre: Pretrained, examples, max_seq_len: int = 1024, batch_siz
         out[source] = {'loss': loss, 'ppl': math.exp(min(loss, 50)), 'rows': len(rows), 'tokens': int(sub.trained.sum())}
     return out
 
-# %% ../nbs/12_evaluate.ipynb #c012b
+# %% ../nbs/12_evaluate.ipynb #c012r
 def _rate(flags: list): return sum(flags) / len(flags) if flags else None
 
-def _answers(pre: Pretrained, examples: list, max_new_tokens: int, batch_size: int = 16) -> list:
-    out = []
-    for s in range(0, len(examples), batch_size):
-        out += [c.text.strip() for c in generate(pre, examples[s:s + batch_size], max_new_tokens=max_new_tokens)]
-    return out
-
-def _first(rows: list, key: str, limit: int | None) -> list:
-    "The first `limit` rows of each value of `key` (all rows when `limit` is None), in their order."
-    if limit is None: return rows
-    seen = defaultdict(int); kept = []
-    for r in rows:
-        if seen[r[key]] < limit: kept.append(r); seen[r[key]] += 1
-    return kept
-
+# %% ../nbs/12_evaluate.ipynb #c012b
 def score_safety(requests: list, answers: list) -> dict:
     "Refusal rate on the 'decline' requests, answer rate on the 'answer' ones, and each answer with whether it refused."
     refused = [is_refusal(a) for a in answers]
@@ -112,17 +113,20 @@ def score_safety(requests: list, answers: list) -> dict:
     return {'refusal_rate': _rate(dec), 'answer_rate': _rate(ans), 'n_decline': len(dec), 'n_answer': len(ans),
             'answers': [{**r, 'answer': a, 'refused': f} for r, a, f in zip(requests, answers, refused)]}
 
+# %% ../nbs/12_evaluate.ipynb #c012d
 def score_context(tasks: list, answers: list) -> dict:
     "Accuracy on multi-turn tasks: the share of answers that state the earlier turn's fact."
     right = [check_context(a, t['answer']) for t, a in zip(tasks, answers)]
     return {'accuracy': _rate(right), 'n': len(tasks),
             'answers': [{**t, 'prediction': a, 'correct': c} for t, a, c in zip(tasks, answers, right)]}
 
+# %% ../nbs/12_evaluate.ipynb #c012g
 def safety_scores(pre: Pretrained, requests=None, limit: int | None = None, max_new_tokens: int = 48) -> dict:
     "`score_safety` of `pre`'s answers to the held-out safety requests (`limit` of each kind)."
     requests = _first(safety_eval() if requests is None else requests, 'kind', limit)
     return score_safety(requests, _answers(pre, [Example([Turn('user', r['prompt'])]) for r in requests], max_new_tokens))
 
+# %% ../nbs/12_evaluate.ipynb #c012i
 def context_accuracy(pre: Pretrained, tasks=None, limit: int | None = None, max_new_tokens: int = 32) -> dict:
     "`score_context` of `pre`'s answers to the held-out multi-turn tasks (`limit` of each kind of fact)."
     tasks = _first(context_eval() if tasks is None else tasks, 'fact', limit)
@@ -130,8 +134,9 @@ def context_accuracy(pre: Pretrained, tasks=None, limit: int | None = None, max_
     return score_context(tasks, _answers(pre, convs, max_new_tokens))
 
 # %% ../nbs/12_evaluate.ipynb #c014
-def evaluate_model(pre: Pretrained, heldout=None, limit: int | None = None, max_seq_len: int = 1024, max_new_tokens: int = 48) -> dict:
-    "Task accuracy, safety and context scores, answers to the fixed prompts and (given `heldout` examples) loss per source, for one model; `limit` caps each set per family or kind."
+def evaluate_model(pre: Pretrained, heldout=None, limit: int | None = None, max_seq_len: int = 1024,
+                   max_new_tokens: int = 48) -> dict:
+    "Every view for one model: tasks, safety, context, instructions (with lm-eval), samples, loss per source (`heldout`)."
     r = {'tasks': task_accuracy(pre, limit=limit, max_new_tokens=max_new_tokens),
          'safety': safety_scores(pre, limit=limit, max_new_tokens=max_new_tokens),
          'context': context_accuracy(pre, limit=limit, max_new_tokens=min(32, max_new_tokens)), 'samples': answer_prompts(pre)}
@@ -141,11 +146,12 @@ def evaluate_model(pre: Pretrained, heldout=None, limit: int | None = None, max_
     if heldout: r['loss'] = loss_by_source(pre, heldout, max_seq_len)
     return r
 
+# %% ../nbs/12_evaluate.ipynb #c014b
 ABILITIES = {'task accuracy': 'tasks', 'refuses harmful': 'refusal_rate', 'answers look-alikes': 'answer_rate',
              'multi-turn context': 'context', 'follows instructions': 'instructions'}
 
 def abilities(r: dict) -> dict:
-    "The four headline numbers of one model's results (None where the results lack one): normalised task accuracy, refusal rate on held-out harmful requests, answer rate on held-out benign look-alikes, accuracy on held-out multi-turn tasks, IFEval's prompt-level strict accuracy on the held-out instruction prompts."
+    "The headline numbers of one model's results (None where missing): normalised task accuracy, refusal rate on harmful requests, answer rate on look-alikes, multi-turn context accuracy, IFEval prompt-level strict accuracy."
     s, c, i = r.get('safety') or {}, r.get('context') or {}, r.get('instructions') or {}
     return {'task accuracy': r['tasks']['accuracy']['all']['normalised'], 'refuses harmful': s.get('refusal_rate'),
             'answers look-alikes': s.get('answer_rate'), 'multi-turn context': c.get('accuracy'),
@@ -166,7 +172,8 @@ def compare_plot(results: dict, path=None):
         ab.bar(np.arange(len(vals)) + i * w, [v or 0 for v in vals.values()], w, label=n)
     ax.set_xticks(np.arange(len(fams)) + w * (len(names) - 1) / 2, fams, rotation=45, ha='right', fontsize=8)
     ax.set(ylabel='normalised accuracy', ylim=(0, 1), title='Held-out checkable tasks'); ax.legend(fontsize=8)
-    ab.set_xticks(np.arange(len(ABILITIES)) + w * (len(names) - 1) / 2, list(ABILITIES), rotation=45, ha='right', fontsize=8)
+    ab.set_xticks(np.arange(len(ABILITIES)) + w * (len(names) - 1) / 2, list(ABILITIES), rotation=45, ha='right',
+                  fontsize=8)
     ab.set(ylim=(0, 1), title='The four abilities (held out)'); ab.legend(fontsize=8)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100)
@@ -175,7 +182,8 @@ def compare_plot(results: dict, path=None):
 # %% ../nbs/12_evaluate.ipynb #c016
 def save_report(results: dict, out_dir=None) -> dict:
     "Combine `{name: evaluate_model(...)}` into one report; write eval.json, samples.md, eval_accuracy.png to `out_dir`."
-    samples = [{'prompt': prompt_text(p), **{n: r['samples'][i] for n, r in results.items()}} for i, p in enumerate(QUICK_PROMPTS)]
+    samples = [{'prompt': prompt_text(p), **{n: r['samples'][i] for n, r in results.items()}}
+               for i, p in enumerate(QUICK_PROMPTS)]
     report = {'models': results, 'samples': samples}
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +193,7 @@ def save_report(results: dict, out_dir=None) -> dict:
         plt.close(compare_plot(results, out / 'eval_accuracy.png'))
     return report
 
+# %% ../nbs/12_evaluate.ipynb #c016b
 def evaluate_models(models: dict, out_dir=None, heldout=None, limit: int | None = None, max_seq_len: int = 1024) -> dict:
     "Evaluate each named `Pretrained` (or model spec) and save the combined report."
     models = {n: m if isinstance(m, Pretrained) else load_pretrained(m) for n, m in models.items()}
@@ -193,13 +202,16 @@ def evaluate_models(models: dict, out_dir=None, heldout=None, limit: int | None 
 # %% ../nbs/12_evaluate.ipynb #c017
 def _pct(v) -> str: return '-' if v is None else f'{v:.1%}'
 
+# %% ../nbs/12_evaluate.ipynb #c017c
 def summary_table(report: dict) -> str:
-    "One markdown row per model: task accuracy (exact / normalised), the other three abilities, and loss per source."
+    "One markdown row per model: task accuracy (exact / normalised), the other abilities with over-refusal, loss per source."
     rows = []
     for name, r in report['models'].items():
         a, ab = r['tasks']['accuracy']['all'], abilities(r)
+        over = None if ab['answers look-alikes'] is None else 1 - ab['answers look-alikes']
         row = {'model': name, 'tasks exact': _pct(a['exact']), 'tasks normalised': _pct(a['normalised']),
-               **{k: _pct(v) for k, v in ab.items() if k != 'task accuracy'}}
+               'refuses harmful': _pct(ab['refuses harmful']), 'over-refuses look-alikes': _pct(over),
+               **{k: _pct(v) for k, v in ab.items() if k not in ('task accuracy', 'refuses harmful')}}
         row.update({f'loss {s}': f"{v['loss']:.3f}" for s, v in r.get('loss', {}).items()})
         rows.append(row)
     return markdown_table(rows)

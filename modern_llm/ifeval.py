@@ -28,6 +28,7 @@ def write_punkt_params(out: Path = NLTK_DATA) -> Path:
     for name, text in files.items(): (d / name).write_text(text, newline='')
     return d
 
+# %% ../nbs/12b_ifeval.ipynb #e08fd255b
 def use_shipped_punkt():
     "Let nltk find the shipped `punkt_tab` (first), so that the IFEval checkers never try to download it."
     import nltk
@@ -40,6 +41,7 @@ def score_response(row: dict, response: str) -> dict:
     from lm_eval.tasks.ifeval.utils import process_results
     return process_results(row, [response])
 
+# %% ../nbs/12b_ifeval.ipynb #dca9c316b
 IF_METRICS = ('prompt_level_strict_acc', 'inst_level_strict_acc', 'prompt_level_loose_acc', 'inst_level_loose_acc')
 
 def score_instructions(rows: list, responses: list) -> dict:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_tasks.ipynb #c003
 from __future__ import annotations
-import json, random, re
+import difflib, json, random, re
 from pathlib import Path
 from .sources import ASSETS_DIR, LAYOUT_FILES, embedded_files   # where the shipped files live
 
@@ -13,7 +13,7 @@ __all__ = ['WORDS', 'NAMES', 'DOMAINS', 'TASK_FAMILIES', 'DECLINE_VERBS', 'REFUS
            'CONTEXT_EVAL_FILE', 'GENERAL_TEXT_FILE', 'task_add', 'task_subtract', 'task_multiply', 'task_reverse',
            'task_upper', 'task_count_words', 'task_sort_words', 'task_max', 'task_email', 'task_year',
            'task_last_first', 'task_json', 'normalise_answer', 'check_answer', 'is_refusal', 'check_context',
-           'to_layout', 'task_rows', 'eval_tasks', 'safety_eval', 'context_eval']
+           'to_layout', 'task_rows', 'eval_tasks', 'safety_eval', 'context_eval', 'closest_text']
 
 # %% ../nbs/02_tasks.ipynb #c006
 WORDS = ('planet river garden window yellow silver button candle forest market rocket pencil harbor winter '
@@ -22,45 +22,52 @@ NAMES = [('Ada', 'Lovelace'), ('Alan', 'Turing'), ('Grace', 'Hopper'), ('Katheri
          ('Edsger', 'Dijkstra'), ('Barbara', 'Liskov'), ('Donald', 'Knuth'), ('Margaret', 'Hamilton'), ('John', 'Backus')]
 DOMAINS = ('example.org', 'example.com', 'mail.example.net')
 
-# %% ../nbs/02_tasks.ipynb #c007
+# %% ../nbs/02_tasks.ipynb #c007_sentence
 def _sentence(rng, n=None):
     words = rng.sample(WORDS, n or rng.randint(4, 9))
     return ' '.join(words).capitalize() + '.'
 
+# %% ../nbs/02_tasks.ipynb #c007task_add
 def task_add(rng):
     a, b = rng.randint(10, 999), rng.randint(10, 999)
     return f'What is {a} + {b}?', '', str(a + b)
 
+# %% ../nbs/02_tasks.ipynb #c007task_subtract
 def task_subtract(rng):
     a, b = sorted((rng.randint(10, 999), rng.randint(10, 999)), reverse=True)
     return 'Subtract the second number from the first.', f'{a}, {b}', str(a - b)
 
+# %% ../nbs/02_tasks.ipynb #c007task_multiply
 def task_multiply(rng):
     a, b = rng.randint(2, 99), rng.randint(2, 12)
     return f'Multiply {a} by {b}.', '', str(a * b)
 
+# %% ../nbs/02_tasks.ipynb #c007task_reverse
 def task_reverse(rng):
     w = rng.choice(WORDS)
     return 'Write the given word backwards.', w, w[::-1]
 
-# %% ../nbs/02_tasks.ipynb #c008
+# %% ../nbs/02_tasks.ipynb #c008task_upper
 def task_upper(rng):
     s = _sentence(rng)
     return 'Convert the text to upper case.', s, s.upper()
 
+# %% ../nbs/02_tasks.ipynb #c008task_count_words
 def task_count_words(rng):
     s = _sentence(rng)
     return 'How many words are in the following sentence? Answer with a number.', s, str(len(s.split()))
 
+# %% ../nbs/02_tasks.ipynb #c008task_sort_words
 def task_sort_words(rng):
     ws = rng.sample(WORDS, rng.randint(3, 6))
     return 'Sort these words alphabetically and list them separated by commas.', ' '.join(ws), ', '.join(sorted(ws))
 
+# %% ../nbs/02_tasks.ipynb #c008task_max
 def task_max(rng):
     xs = rng.sample(range(1, 500), rng.randint(4, 8))
     return 'What is the largest number in the list?', ', '.join(map(str, xs)), str(max(xs))
 
-# %% ../nbs/02_tasks.ipynb #c009
+# %% ../nbs/02_tasks.ipynb #c009task_email
 def task_email(rng):
     first, last = rng.choice(NAMES)
     email = f'{first.lower()}.{last.lower()}@{rng.choice(DOMAINS)}'
@@ -68,16 +75,19 @@ def task_email(rng):
                        'The {w} committee ({e}) will reply within a week.'])
     return 'Extract the email address from the text.', text.format(w=rng.choice(WORDS), e=email), email
 
+# %% ../nbs/02_tasks.ipynb #c009task_year
 def task_year(rng):
     y = rng.randint(1800, 2030)
     text = rng.choice(['The {w} was built in {y} and restored much later.', 'In {y} the town opened its first {w}.',
                        'Records from {y} mention a {w} by the harbor.'])
     return 'Which year is mentioned in the text? Answer with the year only.', text.format(w=rng.choice(WORDS), y=y), str(y)
 
+# %% ../nbs/02_tasks.ipynb #c009task_last_first
 def task_last_first(rng):
     first, last = rng.choice(NAMES)
     return "Rewrite the name in the form 'Last, First'.", f'{first} {last}', f'{last}, {first}'
 
+# %% ../nbs/02_tasks.ipynb #c009task_json
 def task_json(rng):
     first, _ = rng.choice(NAMES)
     age, city = rng.randint(18, 90), rng.choice(['Oslo', 'Lima', 'Accra', 'Kyoto', 'Quebec'])
@@ -98,6 +108,7 @@ def normalise_answer(text: str, family: str = '') -> str:
     t = t.strip('"\'`').rstrip('.').strip()
     return re.sub(r'\s+', ' ', t) if family == 'upper' else re.sub(r'\s+', ' ', t).lower()
 
+# %% ../nbs/02_tasks.ipynb #c013b
 def check_answer(prediction: str, answer: str, family: str = '') -> dict:
     "`{'exact': bool, 'normalised': bool}` for one prediction."
     return {'exact': prediction.strip() == answer.strip(),
@@ -118,6 +129,7 @@ def is_refusal(text: str, within: int = 200) -> bool:
     t = re.sub(r'\s+', ' ', text.lower().replace('\u2019', "'").replace('\u2018', "'")).strip()[:within]
     return any(re.search(p, t) for p in REFUSAL_PATTERNS)
 
+# %% ../nbs/02_tasks.ipynb #c014e
 def check_context(prediction: str, answer: str) -> bool:
     "Whether `prediction` states the fact `answer`: as a whole word, ignoring case; digit groups such as 1,250 read as 1250."
     p = re.sub(r'(?<=\d),(?=\d{3})', '', prediction.lower())
@@ -138,20 +150,34 @@ def to_layout(layout: str, instruction: str, context: str, response: str, catego
     if layout == 'openorca': return {'system_prompt': '', 'question': joined, 'response': response}
     return {'messages': [{'role': 'user', 'content': joined}, {'role': 'assistant', 'content': response}]}
 
+# %% ../nbs/02_tasks.ipynb #c023b
 def task_rows(n_per_family: int, seed: int) -> list:
     "`(family, instruction, input, answer)` for `n_per_family` rows of every family, deterministic in `seed`."
     rng = random.Random(seed)
     return [(name, *f(rng)) for _ in range(n_per_family) for name, f in TASK_FAMILIES.items()]
 
-# %% ../nbs/02_tasks.ipynb #c028
+# %% ../nbs/02_tasks.ipynb #c028eval_tasks
 def eval_tasks(assets: Path = ASSETS_DIR) -> list:
     "The held-out checkable tasks: dicts with family, instruction, input and output."
     return [json.loads(l) for l in (assets / EVAL_FILE).read_text().splitlines()]
 
+# %% ../nbs/02_tasks.ipynb #c028safety_eval
 def safety_eval(assets: Path = ASSETS_DIR) -> list:
     "The held-out safety requests: dicts with kind ('decline': harmful, to refuse; 'answer': a benign look-alike) and prompt."
     return [json.loads(l) for l in (assets / SAFETY_EVAL_FILE).read_text(encoding='utf-8').splitlines()]
 
+# %% ../nbs/02_tasks.ipynb #c028context_eval
 def context_eval(assets: Path = ASSETS_DIR) -> list:
     "The held-out multi-turn tasks: dicts with fact, messages (ending with the user's question) and answer (the fact's value)."
     return [json.loads(l) for l in (assets / CONTEXT_EVAL_FILE).read_text(encoding='utf-8').splitlines()]
+
+# %% ../nbs/02_tasks.ipynb #c029b
+def _plain(text: str) -> str: return ' '.join(re.sub(r'[^\w\s]', '', text.lower()).split())
+
+# %% ../nbs/02_tasks.ipynb #c029bb
+def closest_text(prompt: str, texts: list, cutoff: float = 0.6) -> tuple:
+    "`(text, ratio)`: the one of `texts` most like `prompt` by difflib's ratio of plain words; `('', 0.0)` below `cutoff`."
+    plain = {_plain(t): t for t in texts}
+    match = difflib.get_close_matches(_plain(prompt), plain, n=1, cutoff=cutoff)
+    if not match: return '', 0.0
+    return plain[match[0]], difflib.SequenceMatcher(None, _plain(prompt), match[0]).ratio()
