@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .config import ConfigError, SFTConfig, save_config
 
 # %% auto #0
-__all__ = ['make_run_dir', 'RunLog', 'LogRecords', 'ProgressBar', 'LossCurve', 'Monitor']
+__all__ = ['make_run_dir', 'RunLog', 'LogRecords', 'ProgressBar', 'LossCurve', 'Monitor', 'EarlyStopping']
 
 # %% ../nbs/09c_run_log.ipynb #r011
 def make_run_dir(run_dir: Path) -> Path:
@@ -90,12 +90,14 @@ def after_eval(self: LogRecords, trainer, record: dict):
 # %% ../nbs/09c_run_log.ipynb #r017a
 class ProgressBar:
     "A tqdm bar of the run's steps with the loss, tokens/s and MFU; hidden when the log is quiet."
+    bar = None   # until training starts: a run refused before that closes no bar
     def before_fit(self, trainer):
         from tqdm.auto import tqdm
         self.bar = tqdm(total=trainer.cfg.max_steps, initial=trainer.step, desc=trainer.cfg.run_name, disable=trainer.log.quiet)
     def after_step(self, trainer, r: dict):
         self.bar.update(1); self.bar.set_postfix(loss=f"{r['train_loss']:.3f}", tok_s=f"{r['tokens_per_s']:.0f}", mfu=f"{r['mfu']:.0%}")
-    def cleanup_fit(self, trainer): self.bar.close()
+    def cleanup_fit(self, trainer):
+        if self.bar is not None: self.bar.close()
 
 # %% ../nbs/09c_run_log.ipynb #r021
 def _in_notebook() -> bool:
@@ -191,3 +193,13 @@ def after_step(self: Monitor, trainer, record: dict):
 def after_eval(self: Monitor, trainer, record: dict):
     if 'val_loss' not in record: return
     for note in self.on_eval(record['val_loss']): trainer.log.info(f"step {record['step']}: {note}")
+
+# %% ../nbs/09c_run_log.ipynb #r035a
+class EarlyStopping:
+    "Stop the run after `patience` evaluations in a row without a better val loss."
+    def __init__(self, patience: int): self.patience = patience
+    def after_eval(self, trainer, record):
+        if 'val_loss' not in record or trainer.bad_evals < self.patience: return
+        trainer.log.info(f'step {trainer.step}: early stopping: no better val loss in {self.patience} evaluations '
+                         f'(best {trainer.best_val:.4f})')
+        trainer.stop = True

@@ -4,55 +4,31 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, errno, json, math, os, random, shutil, signal, socket, threading, time
+import errno, math, os, shutil, signal, threading, time
 from pathlib import Path
 import torch
 from fastcore.basics import patch
-from .config import ConfigError, SFTConfig, to_dict
-from .batching import BatchPlan, BatchStream, prepare_data, text_data
+from .config import SFTConfig, to_dict
+from .batching import BatchPlan, BatchStream
 from .optim import make_optimizer, make_scheduler
 from .step import train_step, evaluate_loss
-from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
+from .checkpoints import (save_checkpoint, TRAIN_STATE, rng_state, set_rng_state,
                                     checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint,
                                     checkpoint_bytes, whole_state, save_sharded, load_weights)
-from .hub import Pretrained, load_pretrained, model_config_dict
+from .hub import Pretrained, model_config_dict
 from .generate import stop_ids
-from .memory import check_memory, model_shape, shape_of
-from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_base
+from .adapters import check_base
+from .run_setup import (lock_run_dir, check_run_memory, load_for_run, adapter_record, ready_model, parallel_model,
+                                  plain_text, human_size, check_disk, check_resumable)
 from .trackers import Trackers
 from .neftune import NoisyEmbeddings
-from .run_log import RunLog, LossCurve, Monitor, LogRecords, ProgressBar, make_run_dir
-from .devices import (Dist, pick_device, autocast_dtype, return_freed_memory, matmul_peak, dist_env, check_world,
-                                init_distributed, close_distributed, main_first, shard_model, set_packed_attention,
-                                use_compile, compile_blocks)
+from .run_log import RunLog, LossCurve, Monitor, EarlyStopping, LogRecords, ProgressBar, make_run_dir
+from .devices import (pick_device, autocast_dtype, return_freed_memory, matmul_peak, dist_env, check_world,
+                                init_distributed, close_distributed)
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'EVENTS', 'RESUME_KEYS', 'TrainingError', 'lock_run_dir', 'Callback', 'run_event', 'check_run_memory',
-           'load_for_run', 'adapter_record', 'ready_model', 'parallel_model', 'plain_text', 'Trainer', 'Evaluation',
-           'EarlyStopping', 'CheckpointWriteError', 'Checkpoints', 'check_resumable', 'TrainingInterrupted', 'CtrlC',
-           'DiskCheck', 'standard_callbacks', 'run_sft']
-
-# %% ../nbs/09_train.ipynb #c033b
-LOCK_FILE = '.run.lock'
-
-class TrainingError(RuntimeError):
-    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
-
-def lock_run_dir(run_dir: Path):
-    "An open file holding an exclusive lock on `run_dir/.run.lock`, or a `TrainingError` naming the run that holds it."
-    try: import fcntl
-    except ImportError: return None   # no flock on this platform: runs are not guarded
-    f = open(Path(run_dir) / LOCK_FILE, 'a+')
-    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0); holder = f.read().strip() or 'another process'
-        f.close()
-        raise TrainingError(f"run directory {run_dir} is in use by another run ({holder}); two runs there would interleave their logs "
-                            f"and checkpoints. Wait for it to finish, or give this run another --run-name or --output-dir") from None
-    except OSError: return f   # a file system without locks (some network mounts): the run goes on unguarded
-    f.seek(0); f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n"); f.flush()
-    return f
+__all__ = ['EVENTS', 'Callback', 'run_event', 'Trainer', 'TrainingError', 'Evaluation', 'CheckpointWriteError', 'Checkpoints',
+           'TrainingInterrupted', 'CtrlC', 'DiskCheck', 'standard_callbacks', 'run_sft']
 
 # %% ../nbs/09_train.ipynb #c011
 EVENTS = ('before_fit', 'after_step', 'after_eval', 'after_fit', 'cleanup_fit')
@@ -68,56 +44,6 @@ def run_event(callbacks: list, event: str, trainer, *args):
     for cb in sorted(callbacks, key=lambda cb: getattr(cb, 'order', 0)):
         handler = getattr(cb, event, None)
         if handler is not None: handler(trainer, *args)
-
-# %% ../nbs/09_train.ipynb #c021
-def check_run_memory(cfg: SFTConfig, pretrained: Pretrained | None, device, bf16: bool, world: int = 1):
-    "Refuse (`MemoryPlanError`), before any weights load, a run whose memory plan does not fit `device`."
-    if not cfg.check_memory: return
-    shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model)
-    if shape is not None: check_memory(cfg, shape, device, bf16, world=world)
-
-# %% ../nbs/09_train.ipynb #c024
-def load_for_run(cfg: SFTConfig, pretrained: Pretrained | None = None, dist: Dist = Dist()) -> tuple:
-    "(the base model with its tokenizer: `pretrained` or `cfg.base_model` loaded, the data prepared in its prompt style)."
-    with main_first(dist):
-        pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
-        return pre, prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
-
-# %% ../nbs/09_train.ipynb #c027
-def adapter_record(cfg: SFTConfig, base) -> dict | None:
-    "What an adapter run's checkpoints hold to find their base again; None for full fine-tuning."
-    if cfg.finetune == 'full': return None
-    path = Path(cfg.base_model).expanduser()
-    spec = str(path.resolve()) if path.exists() else cfg.base_model
-    return {**adapter_spec(base, cfg), 'base': {'model': spec, 'fingerprint': weights_fingerprint(base)}}
-
-# %% ../nbs/09_train.ipynb #c030
-def ready_model(model, cfg: SFTConfig, adapter: dict | None, device, amp_dtype=None):
-    "`model` ready to train: adapters added (or every weight trainable), on `device`, its attention kernel set, compiled if asked."
-    model = add_adapters(model, adapter or {'finetune': 'full'}, device, amp_dtype, cfg.seed).train()
-    if cfg.gradient_checkpointing: model.gradient_checkpointing = True
-    set_packed_attention(model, cfg.packed_attention)
-    if use_compile(cfg, device): compile_blocks(model)   # on its device, adapters added: before DDP wraps it
-    return model
-
-# %% ../nbs/09_train.ipynb #c034
-def parallel_model(model, cfg: SFTConfig, device, amp_dtype, dist: Dist):
-    "What the training steps run: `model` in one process; under torchrun, sharded by FSDP2 or wrapped in DDP."
-    if dist.world == 1: return model
-    if cfg.distributed == 'fsdp': return shard_model(model, device, amp_dtype, cfg.fsdp_cpu_offload)
-    # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None,
-                                                     broadcast_buffers=False)
-
-# %% ../nbs/09_train.ipynb #c035d
-def plain_text(cfg: SFTConfig, tok, pad_id: int, packing: bool = True) -> tuple:
-    "(general-text rows or None, the seeded generator that picks text micro-batches, the stream of text batches or None)."
-    need = cfg.pretrain_mix_fraction > 0 or cfg.forgetting_monitor
-    text, stream = text_data(cfg.pretrain_dataset, tok, cfg.max_seq_len) if need else None, None
-    if text is not None and cfg.pretrain_mix_fraction > 0:
-        plan = BatchPlan(text.lengths, cfg.micro_batch_size, cfg.max_seq_len, packing=packing, seed=cfg.seed)
-        stream = BatchStream(text, plan, pad_id, cfg.pad_to_multiple_of)
-    return text, random.Random(f'{cfg.seed}:mix'), stream
 
 # %% ../nbs/09_train.ipynb #c035
 class Trainer:
@@ -189,6 +115,9 @@ def train_one_step(self: Trainer) -> dict | None:
     return rec
 
 # %% ../nbs/09_train.ipynb #c044
+class TrainingError(RuntimeError):
+    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
+
 @patch
 def _count_nonfinite(self: Trainer, loss: float):
     self.nonfinite += 1
@@ -256,16 +185,6 @@ class Evaluation(Callback):
     def after_fit(self, trainer):
         if not any(h['step'] == trainer.step and 'val_loss' in h for h in trainer.history): trainer.evaluate()
 
-# %% ../nbs/09_train.ipynb #v061
-class EarlyStopping(Callback):
-    "Stop the run after `patience` evaluations in a row without a better val loss."
-    def __init__(self, patience: int): self.patience = patience
-    def after_eval(self, trainer, record):
-        if 'val_loss' not in record or trainer.bad_evals < self.patience: return
-        trainer.log.info(f'step {trainer.step}: early stopping: no better val loss in {self.patience} evaluations '
-                         f'(best {trainer.best_val:.4f})')
-        trainer.stop = True
-
 # %% ../nbs/09_train.ipynb #c071
 @patch
 def train_state(self: Trainer, resumable: bool = True) -> dict:
@@ -287,8 +206,6 @@ def train_state(self: Trainer, resumable: bool = True) -> dict:
 class CheckpointWriteError(TrainingError):
     "A checkpoint could not be written (a full disk, say); the previous one is intact and the run stopped so that it resumes from there."
 
-def _size(n: int) -> str: return f'{n / 1e9:.2f} GB' if n >= 1e8 else f'{n / 1e6:.1f} MB'
-
 # %% ../nbs/09_train.ipynb #c077
 @patch
 def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
@@ -296,7 +213,7 @@ def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
     try: free = shutil.disk_usage(target.parent).free
     except OSError: free = None
     full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or (free is not None and free < need)
-    why = (f'no space left on the device: {_size(free)} free in {target.parent}, the checkpoint needs about {_size(need)}' if full
+    why = (f'no space left on the device: {human_size(free)} free in {target.parent}, the checkpoint needs about {human_size(need)}' if full
            else f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else 'no details'}")
     older = [p for p in [checkpoint_name(self.cfg, 'final'), *(p for _, p in step_checkpoints(self.cfg))] if p.exists() and p != target]
     prev = max(older, key=lambda p: p.stat().st_mtime, default=None)
@@ -344,23 +261,6 @@ class Checkpoints(Callback):
         if 'val_loss' in record and trainer.bad_evals == 0 and trainer.step > 0: trainer.save_best()
     def after_fit(self, trainer): trainer.final_checkpoint = trainer.save_final()
 
-# %% ../nbs/09_train.ipynb #c091
-RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model',
-               'finetune', 'lora_r', 'lora_alpha', 'lora_targets', 'use_dora')
-
-def check_resumable(ck: dict, path, cfg: SFTConfig, sharded: bool = False):
-    "Refuse checkpoint `ck` (read from `path`) if it lacks the training state, or was trained with other `RESUME_KEYS` than `cfg`."
-    needed = ('config', 'scheduler_state', 'rng', 'data_state', 'metrics') + (() if sharded else ('optimizer_state',))
-    if missing := [k for k in needed if k not in ck]:
-        raise CheckpointError(f"{path}: holds a model without the training state a resume needs (no {', '.join(missing)}): it is a "
-                              f"best checkpoint or a saved model. Resume from a step or final checkpoint of the run (--resume auto "
-                              f"finds the newest), or start a new run from this model with --base {path}")
-    then = ck['config']
-    if diff := [k for k in RESUME_KEYS if then.get(k) != json.loads(json.dumps(getattr(cfg, k)))]:
-        raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
-                          + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(cfg, k)!r} now' for k in diff)
-                          + '); resume with the settings it was trained with, or start a new run under another --run-name')
-
 # %% ../nbs/09_train.ipynb #c094
 @patch
 def resume(self: Trainer, path):
@@ -387,6 +287,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 class CtrlC(Callback):
     "Ctrl-C (SIGINT) while training: finish the step, save it, and raise `TrainingInterrupted`; a second Ctrl-C stops at once."
     order = 50   # last: the step's checkpoint may already be written
+    taken = False   # SIGINT is ours only from before_fit: a run refused before that gives nothing back
     def before_fit(self, trainer):
         self.pressed, self.taken = False, threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
@@ -413,36 +314,12 @@ def after_step(self: CtrlC, trainer, record):
     if trainer.dist.world > 1: torch.distributed.barrier()   # process 0 has written the checkpoint
     raise TrainingInterrupted(msg)
 
-# %% ../nbs/09_train.ipynb #c111
-@patch
-def disk_plan(self: Trainer) -> dict:
-    "Bytes of the checkpoints this run writes from its current step on, at their peak."
-    cfg = self.cfg
-    full, best = checkpoint_bytes(self.model)
-    saves = max(0, (cfg.max_steps - 1) // cfg.save_every - self.step // cfg.save_every)   # steps below max_steps that save
-    steps = min(saves, cfg.keep_last + 1) if cfg.keep_last else saves
-    best = best if self.data.eval is not None else 0
-    return dict(full=full, best=best, step_files=steps, need=full * steps + full + best)
-
-# %% ../nbs/09_train.ipynb #c114
-@patch
-def preflight(self: Trainer, free: int | None = None):
-    "Refuse, before training, a run whose checkpoints do not fit in the free space of its run directory (`free` bytes if given)."
-    if not self.dist.main: return
-    cfg, plan = self.cfg, self.disk_plan()
-    free = shutil.disk_usage(cfg.run_dir).free if free is None else free
-    if free >= plan['need']: return
-    raise TrainingError(f"not enough disk space in {cfg.run_dir}: {_size(free)} free, and this run writes about {_size(plan['need'])} "
-                        f"of checkpoints ({plan['step_files']} step checkpoints at a time with save_every {cfg.save_every} and "
-                        f"keep_last {cfg.keep_last}, and the final one, {_size(plan['full'])} each, plus the best model, "
-                        f"{_size(plan['best'])}). Free some space, keep fewer step checkpoints (keep_last=1, a larger save_every), "
-                        f"or choose another --output-dir")
-
 # %% ../nbs/09_train.ipynb #c117
 class DiskCheck(Callback):
     "Before anything else: refuse a run whose checkpoints do not fit in the free space of its run directory."
     order = -20
-    def before_fit(self, trainer): trainer.preflight()
+    def before_fit(self, trainer):
+        if trainer.dist.main: check_disk(trainer.cfg, trainer.model, trainer.step, trainer.data.eval is not None)
 
 # %% ../nbs/09_train.ipynb #c121
 def standard_callbacks(cfg: SFTConfig) -> list:
