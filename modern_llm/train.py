@@ -114,10 +114,11 @@ def train_one_step(self: Trainer) -> dict | None:
     self.history.append(rec)
     return rec
 
-# %% ../nbs/09_train.ipynb #c044
+# %% ../nbs/09_train.ipynb #c044t
 class TrainingError(RuntimeError):
     "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
 
+# %% ../nbs/09_train.ipynb #c044
 @patch
 def _count_nonfinite(self: Trainer, loss: float):
     self.nonfinite += 1
@@ -247,6 +248,7 @@ def save_step(self: Trainer) -> Path:
 @patch
 def save_final(self: Trainer) -> Path: return self._write_checkpoint(checkpoint_name(self.cfg, 'final'))
 
+# %% ../nbs/09_train.ipynb #c085b
 @patch
 def save_best(self: Trainer) -> Path: return self._write_checkpoint(checkpoint_name(self.cfg, 'best'), resumable=False)
 
@@ -284,6 +286,7 @@ def resume(self: Trainer, path):
 class TrainingInterrupted(KeyboardInterrupt):
     "Ctrl-C during training: a resumable checkpoint of the last finished step was written; the message names it."
 
+# %% ../nbs/09_train.ipynb #c101b
 class CtrlC(Callback):
     "Ctrl-C (SIGINT) while training: finish the step, save it, and raise `TrainingInterrupted`; a second Ctrl-C stops at once."
     order = 50   # last: the step's checkpoint may already be written
