@@ -8,7 +8,7 @@ import torch, torch.nn as nn
 from .model import ModernDecoderLM
 
 # %% auto #0
-__all__ = ['neftune_noise', 'input_embedding', 'NEFTune']
+__all__ = ['neftune_noise', 'input_embedding', 'NEFTune', 'NoisyEmbeddings']
 
 # %% ../nbs/09b_neftune.ipynb #c006
 def neftune_noise(embeds: torch.Tensor, real: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -23,6 +23,7 @@ def input_embedding(model: nn.Module) -> nn.Module:
     "The input embedding of a native model or of a wrapped transformers model."
     return model.embed if isinstance(model, ModernDecoderLM) else model.hf.get_input_embeddings()
 
+# %% ../nbs/09b_neftune.ipynb #c010b
 class NEFTune:
     "Noise on `model`'s input embeddings in training (train mode, gradients on); nothing in eval or generation."
     def __init__(self, model: nn.Module, alpha: float):
@@ -42,3 +43,11 @@ class NEFTune:
 
     def remove(self):
         for h in self.handles: h.remove()
+
+# %% ../nbs/09b_neftune.ipynb #c015a
+class NoisyEmbeddings:
+    "NEFTune over a run: its hooks on `trainer.model` from `before_fit` until `cleanup_fit`."
+    def __init__(self, alpha: float): self.alpha, self.hooks = alpha, None
+    def before_fit(self, trainer): self.hooks = NEFTune(trainer.model, self.alpha)
+    def cleanup_fit(self, trainer):
+        if self.hooks is not None: self.hooks.remove(); self.hooks = None

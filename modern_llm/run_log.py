@@ -7,10 +7,10 @@ from __future__ import annotations
 import json, time
 from pathlib import Path
 from fastcore.basics import patch
-from .config import ConfigError, SFTConfig
+from .config import ConfigError, SFTConfig, save_config
 
 # %% auto #0
-__all__ = ['make_run_dir', 'RunLog', 'LossCurve', 'Monitor']
+__all__ = ['make_run_dir', 'RunLog', 'LogRecords', 'ProgressBar', 'LossCurve', 'Monitor', 'EarlyStopping']
 
 # %% ../nbs/09c_run_log.ipynb #r011
 def make_run_dir(run_dir: Path) -> Path:
@@ -37,92 +37,169 @@ class RunLog:
                 print(f'warning: cannot write {self.run_dir / name} ({e.strerror or e}); logging to the console only', file=sys.stderr)
             self.failed = True
 
-    def info(self, msg: str):
-        if not self.enabled: return
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-        self._append('training.log', line + '\n')
-        if not self.quiet:
-            from tqdm.auto import tqdm
-            tqdm.write(line)
+# %% ../nbs/09c_run_log.ipynb #r013c
+@patch
+def info(self: RunLog, msg: str):
+    if not self.enabled: return
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+    self._append('training.log', line + '\n')
+    if not self.quiet:
+        from tqdm.auto import tqdm
+        tqdm.write(line)
 
-    def metric(self, record: dict):
-        if self.enabled: self._append('metrics.jsonl', json.dumps(record) + '\n')
+# %% ../nbs/09c_run_log.ipynb #r014a
+@patch
+def metric(self: RunLog, record: dict):
+    if self.enabled: self._append('metrics.jsonl', json.dumps(record) + '\n')
 
-    def rewrite_metrics(self, records: list):
-        "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
-        if not self.enabled: return
-        tmp = self.run_dir / '.metrics.jsonl.tmp'
-        tmp.write_text(''.join(json.dumps(r) + '\n' for r in records)); tmp.replace(self.run_dir / 'metrics.jsonl')
+# %% ../nbs/09c_run_log.ipynb #r014c
+@patch
+def rewrite_metrics(self: RunLog, records: list):
+    "Replace `metrics.jsonl` with `records` (on resume, the history stored in the checkpoint)."
+    if not self.enabled: return
+    tmp = self.run_dir / '.metrics.jsonl.tmp'
+    tmp.write_text(''.join(json.dumps(r) + '\n' for r in records)); tmp.replace(self.run_dir / 'metrics.jsonl')
+
+# %% ../nbs/09c_run_log.ipynb #r016a
+class LogRecords:
+    "A run's records to `trainer.log`: `config.json` and a first line, every record to metrics.jsonl, a line every `log_every` steps and per evaluation."
+    order = -10   # before the other callbacks: a step's line comes before what they say about it
+    def before_fit(self, trainer):
+        cfg, procs = trainer.cfg, f', {trainer.dist.world} processes' if trainer.dist.world > 1 else ''
+        if trainer.dist.main: save_config(cfg, cfg.run_dir / 'config.json')
+        trainer.log.info(f'training {cfg.run_name}: {cfg.max_steps} steps of {cfg.sft_batch_size} rows ({cfg.grad_accum_steps} '
+                         f'micro-batches of {cfg.micro_batch_size}), {len(trainer.data.train)} train rows, device {trainer.device}'
+                         f"{procs}, {'bf16 autocast' if trainer.amp else 'fp32'}, packing {cfg.packing}")
+
+# %% ../nbs/09c_run_log.ipynb #r016c
+@patch
+def after_step(self: LogRecords, trainer, r: dict):
+    trainer.log.metric(r)
+    cfg, step = trainer.cfg, r['step']
+    if step % cfg.log_every and step != cfg.max_steps: return
+    eta = r['elapsed_s'] / max(1, step - trainer.start_step) * (cfg.max_steps - step)
+    trainer.log.info(f"step {step}/{cfg.max_steps} loss {r['train_loss']:.4f} lr {r['lr']:.2e} grad_norm {r['grad_norm']:.3f} "
+                     f"tok/s {r['tokens_per_s']:.0f} MFU {r['mfu']:.0%} elapsed {r['elapsed_s']:.0f}s eta {eta:.0f}s")
+
+# %% ../nbs/09c_run_log.ipynb #r016g
+@patch
+def after_eval(self: LogRecords, trainer, record: dict):
+    trainer.log.metric(record)
+    trainer.log.info(f"step {record['step']} eval: " + ' '.join(f'{k} {v:.4f}' for k, v in record.items() if k != 'step'))
+
+# %% ../nbs/09c_run_log.ipynb #r017a
+class ProgressBar:
+    "A tqdm bar of the run's steps with the loss, tokens/s and MFU; hidden when the log is quiet."
+    bar = None   # until training starts: a run refused before that closes no bar
+    def before_fit(self, trainer):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=trainer.cfg.max_steps, initial=trainer.step, desc=trainer.cfg.run_name, disable=trainer.log.quiet)
+    def after_step(self, trainer, r: dict):
+        self.bar.update(1); self.bar.set_postfix(loss=f"{r['train_loss']:.3f}", tok_s=f"{r['tokens_per_s']:.0f}", mfu=f"{r['mfu']:.0%}")
+    def cleanup_fit(self, trainer):
+        if self.bar is not None: self.bar.close()
 
 # %% ../nbs/09c_run_log.ipynb #r021
 def _in_notebook() -> bool:
     try: return get_ipython().__class__.__name__ == 'ZMQInteractiveShell'
     except NameError: return False
 
+# %% ../nbs/09c_run_log.ipynb #r021b
 class LossCurve:
-    "Train/val loss and learning rate against the step; live in notebooks, saved as PNG."
+    "Train/val loss and learning rate against the step; live in notebooks (`live`), saved as `loss_curve.png` at the end."
+    order = 30   # after a step's evaluation, so the live curve shows it
     def __init__(self, live: bool | None = None):
         self.live, self.handle = _in_notebook() if live is None else live, None
 
-    def figure(self, history: list):
-        import matplotlib.pyplot as plt
-        fig, (ax, speed) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={'width_ratios': [3, 2]})
-        for key, style in (('train_loss', '-'), ('val_loss', 'o-'), ('general_loss', 's--')):
-            pts = [(h['step'], h[key]) for h in history if h.get(key) is not None]
-            if pts: ax.plot(*zip(*pts), style, label=key.replace('_', ' '), ms=3)
-        ax.set(xlabel='step', ylabel='loss per trained token'); ax.legend(loc='upper right', fontsize=8)
-        lr = [(h['step'], h['lr']) for h in history if 'lr' in h]
-        if lr: ax2 = ax.twinx(); ax2.plot(*zip(*lr), color='grey', alpha=0.4, lw=1); ax2.set_ylabel('learning rate', color='grey')
-        steps = [h for h in history if 'mfu' in h]
-        if steps:
-            speed.plot([h['step'] for h in steps], [h['tokens_per_s'] for h in steps], color='tab:green')
-            speed.set(xlabel='step', ylabel='real tokens/s'); speed.set_ylim(bottom=0)
-            mfu = speed.twinx(); mfu.plot([h['step'] for h in steps], [100 * h['mfu'] for h in steps], color='tab:purple', alpha=0.6)
-            mfu.set_ylabel('MFU %', color='tab:purple'); mfu.set_ylim(0, 100)
-        fig.tight_layout()
-        return fig
+# %% ../nbs/09c_run_log.ipynb #r021d
+@patch
+def figure(self: LossCurve, history: list):
+    import matplotlib.pyplot as plt
+    fig, (ax, speed) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={'width_ratios': [3, 2]})
+    for key, style in (('train_loss', '-'), ('val_loss', 'o-'), ('general_loss', 's--')):
+        pts = [(h['step'], h[key]) for h in history if h.get(key) is not None]
+        if pts: ax.plot(*zip(*pts), style, label=key.replace('_', ' '), ms=3)
+    ax.set(xlabel='step', ylabel='loss per trained token'); ax.legend(loc='upper right', fontsize=8)
+    lr = [(h['step'], h['lr']) for h in history if 'lr' in h]
+    if lr: ax2 = ax.twinx(); ax2.plot(*zip(*lr), color='grey', alpha=0.4, lw=1); ax2.set_ylabel('learning rate', color='grey')
+    steps = [h for h in history if 'mfu' in h]
+    if steps:
+        speed.plot([h['step'] for h in steps], [h['tokens_per_s'] for h in steps], color='tab:green')
+        speed.set(xlabel='step', ylabel='real tokens/s'); speed.set_ylim(bottom=0)
+        mfu = speed.twinx(); mfu.plot([h['step'] for h in steps], [100 * h['mfu'] for h in steps], color='tab:purple', alpha=0.6)
+        mfu.set_ylabel('MFU %', color='tab:purple'); mfu.set_ylim(0, 100)
+    fig.tight_layout()
+    return fig
 
-    def update(self, history: list):
-        if not self.live or not history: return
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        fig = self.figure(history)
-        if self.handle is None: self.handle = display(fig, display_id=True)
-        else: self.handle.update(fig)
-        plt.close(fig)
+# %% ../nbs/09c_run_log.ipynb #r024a
+@patch
+def update(self: LossCurve, history: list):
+    if not self.live or not history: return
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    fig = self.figure(history)
+    if self.handle is None: self.handle = display(fig, display_id=True)
+    else: self.handle.update(fig)
+    plt.close(fig)
 
-    def save(self, history: list, path: Path) -> Path:
-        import matplotlib.pyplot as plt
-        fig = self.figure(history); fig.savefig(path, dpi=100); plt.close(fig)
-        return path
+# %% ../nbs/09c_run_log.ipynb #r024d
+@patch
+def save(self: LossCurve, history: list, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+    fig = self.figure(history); fig.savefig(path, dpi=100); plt.close(fig)
+    return path
+
+# %% ../nbs/09c_run_log.ipynb #r025a
+@patch
+def after_step(self: LossCurve, trainer, record: dict):
+    if trainer.dist.main: self.update(trainer.history)
+
+@patch
+def after_fit(self: LossCurve, trainer):
+    if trainer.dist.main: self.save(trainer.history, trainer.cfg.run_dir / 'loss_curve.png')
 
 # %% ../nbs/09c_run_log.ipynb #r031
 class Monitor:
-    "Loss spikes, overfitting, plateaus, early stopping and non-finite losses."
-    def __init__(self, cfg: SFTConfig):
-        self.cfg, self.ema, self.val, self.best_val = cfg, None, [], float('inf')
-        self.bad_evals, self.nonfinite, self.plateau_warned = 0, 0, False
+    "Loss spikes, plateaus and overfitting, as notes for the log."
+    def __init__(self, cfg: SFTConfig): self.cfg, self.ema, self.val, self.plateau_warned = cfg, None, [], False
 
     def on_train(self, step: int, loss: float) -> list:
-        notes = []
-        if self.ema is not None and step > self.cfg.warmup_steps and loss > 2 * self.ema: notes.append(f'loss spike: {loss:.3f} vs recent {self.ema:.3f}')
+        notes, cfg = [], self.cfg
+        if self.ema is not None and step > cfg.warmup_steps and loss > 2 * self.ema:
+            notes.append(f'loss spike: {loss:.3f} vs recent {self.ema:.3f}')
         self.ema = loss if self.ema is None else 0.9 * self.ema + 0.1 * loss
-        if not self.plateau_warned and step > max(self.cfg.warmup_steps, self.cfg.max_steps // 4) and self.ema > 1.0:
+        if not self.plateau_warned and step > max(cfg.warmup_steps, cfg.max_steps // 4) and self.ema > 1.0:
             self.plateau_warned = True
-            notes.append(f'train loss still {self.ema:.2f} > 1.0 after {step} steps: consider more steps, a higher sft_lr, or check the data (data_report.json)')
+            notes.append(f'train loss still {self.ema:.2f} > 1.0 after {step} steps: consider more steps, a higher sft_lr, '
+                         f'or check the data (data_report.json)')
         return notes
 
 # %% ../nbs/09c_run_log.ipynb #r032
 @patch
-def on_eval(self: Monitor, val_loss: float) -> tuple:
-    "(notes, improved, stop) after an evaluation."
+def on_eval(self: Monitor, val_loss: float) -> list:
+    "Notes after an evaluation."
     self.val.append((val_loss, self.ema))
-    improved = val_loss < self.best_val
-    self.best_val, self.bad_evals = (val_loss, 0) if improved else (self.best_val, self.bad_evals + 1)
-    notes = []
-    if len(self.val) >= 3 and self.val[-1][0] > self.val[-2][0] > self.val[-3][0] and self.val[-1][1] < self.val[-3][1]:
-        notes.append('val loss rising while train loss falls: the model is overfitting; fewer steps or more data may help')
-    patience = self.cfg.early_stopping_patience
-    stop = patience is not None and self.bad_evals >= patience
-    if stop: notes.append(f'early stopping: no better val loss in {patience} evaluations (best {self.best_val:.4f})')
-    return notes, improved, stop
+    rising = len(self.val) >= 3 and self.val[-1][0] > self.val[-2][0] > self.val[-3][0]
+    if rising and self.val[-1][1] < self.val[-3][1]:
+        return ['val loss rising while train loss falls: the model is overfitting; fewer steps or more data may help']
+    return []
+
+# %% ../nbs/09c_run_log.ipynb #r034a
+@patch
+def after_step(self: Monitor, trainer, record: dict):
+    for note in self.on_train(record['step'], record['train_loss']): trainer.log.info(f"step {record['step']}: {note}")
+
+@patch
+def after_eval(self: Monitor, trainer, record: dict):
+    if 'val_loss' not in record: return
+    for note in self.on_eval(record['val_loss']): trainer.log.info(f"step {record['step']}: {note}")
+
+# %% ../nbs/09c_run_log.ipynb #r035a
+class EarlyStopping:
+    "Stop the run after `patience` evaluations in a row without a better val loss."
+    def __init__(self, patience: int): self.patience = patience
+    def after_eval(self, trainer, record):
+        if 'val_loss' not in record or trainer.bad_evals < self.patience: return
+        trainer.log.info(f'step {trainer.step}: early stopping: no better val loss in {self.patience} evaluations '
+                         f'(best {trainer.best_val:.4f})')
+        trainer.stop = True

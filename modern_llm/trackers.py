@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util, json, os, struct
 from pathlib import Path
 from .config import ConfigError, SFTConfig, to_dict
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['TRACKER_PACKAGES', 'TRACKERS_EXTRA', 'TRACKER_CLASSES', 'require_trackers', 'TensorBoardTracker', 'WandbTracker',
@@ -27,6 +28,7 @@ def _numbers(record: dict) -> dict:
     "The metrics of a record: its numeric values but the step."
     return {k: v for k, v in record.items() if k != 'step' and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
+# %% ../nbs/09a_trackers.ipynb #c009c
 def _columns(rows: list) -> tuple[list, list]:
     "(columns, rows as lists): every key of any row, None where a row lacks it."
     cols = list(dict.fromkeys(k for r in rows for k in r))
@@ -83,6 +85,7 @@ TRACKER_CLASSES = {'tensorboard': TensorBoardTracker, 'wandb': WandbTracker, 'tr
 
 class Trackers:
     "The trackers of `cfg.report_to`, fed each metric record and, at the end, the eval table; none when not `enabled`."
+    order = 40   # after the final evaluation, whose record goes into the table
     def __init__(self, cfg: SFTConfig, enabled: bool = True):
         self.cfg, self.names = cfg, list(cfg.report_to) if enabled else []
         require_trackers(self.names)
@@ -94,15 +97,31 @@ class Trackers:
         self.step = record['step']
         for t in self.open: t.log(record['step'], _numbers(record))
 
-    def finish(self, eval_rows: list):
-        "Log the eval records as one table, then close."
-        if self.open and eval_rows:
-            for t in self.open: t.table('eval_table', eval_rows, self.step)
-        self.close()
+# %% ../nbs/09a_trackers.ipynb #c014c
+@patch
+def close(self: Trackers):
+    for t in self.open or []: t.close()
+    self.open = None
 
-    def close(self):
-        for t in self.open or []: t.close()
-        self.open = None
+# %% ../nbs/09a_trackers.ipynb #c014e
+@patch
+def finish(self: Trackers, eval_rows: list):
+    "Log the eval records as one table, then close."
+    if self.open and eval_rows:
+        for t in self.open: t.table('eval_table', eval_rows, self.step)
+    self.close()
+
+# %% ../nbs/09a_trackers.ipynb #c014h
+@patch
+def after_step(self: Trackers, trainer, record: dict): self.log(record)
+
+Trackers.after_eval = Trackers.after_step   # an eval record goes the same way
+
+@patch
+def after_fit(self: Trackers, trainer): self.finish([h for h in trainer.history if 'train_loss' not in h])
+
+@patch
+def cleanup_fit(self: Trackers, trainer): self.close()
 
 # %% ../nbs/09a_trackers.ipynb #c016
 def _leveldb_records(data: bytes):
@@ -116,6 +135,7 @@ def _leveldb_records(data: bytes):
         parts, pos = parts + data[pos + 7:pos + 7 + n], pos + 7 + n
         if kind in (1, 4): yield parts; parts = b''   # FULL or LAST
 
+# %% ../nbs/09a_trackers.ipynb #c016b
 def wandb_offline_run(run_file) -> dict:
     "{'config': ..., 'history': [{'_step': ..., metric: value}, ...]} of a W&B `run-<id>.wandb` file."
     from wandb.proto import wandb_internal_pb2 as pb

@@ -4,110 +4,59 @@
 
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
-import dataclasses, errno, json, math, os, random, shutil, signal, socket, threading, time
-from contextlib import contextmanager
+import errno, math, os, shutil, signal, threading, time
 from pathlib import Path
 import torch
-from .config import ConfigError, SFTConfig, to_dict, save_config
+from fastcore.basics import patch
+from .config import SFTConfig, to_dict
 from .batching import BatchPlan, BatchStream
-from .pipeline import prepare_data, text_data
 from .optim import make_optimizer, make_scheduler
 from .step import train_step, evaluate_loss
-from .checkpoints import (CheckpointError, save_checkpoint, TRAIN_STATE, rng_state, set_rng_state, checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint)
-from .training_state import checkpoint_bytes, whole_state, save_sharded, load_weights
+from .checkpoints import (save_checkpoint, TRAIN_STATE, rng_state, set_rng_state, checkpoint_name, step_checkpoints, read_checkpoint, remove_checkpoint, latest_checkpoint)
+from .training_state import checkpoint_bytes, single_file_state, save_sharded, load_weights
 from .prompts import Pretrained
-from .hub import load_pretrained
 from .checkpoints import model_config_dict
 from .generate import stop_ids
-from .memory import check_memory, model_shape, shape_of
-from .adapters import adapter_spec, add_adapters, weights_fingerprint, check_base
-from .trackers import Trackers, require_trackers
-from .neftune import NEFTune
-from .run_log import RunLog, LossCurve, Monitor, make_run_dir
+from .adapters import check_adapter_base
+from .run_setup import (lock_run_dir, check_run_memory, load_for_run, adapter_record, ready_model, parallel_model,
+                                  plain_text, human_size, check_disk, check_resumable)
+from .trackers import Trackers
+from .neftune import NoisyEmbeddings
+from .run_log import RunLog, LossCurve, Monitor, EarlyStopping, LogRecords, ProgressBar, make_run_dir
 from .devices import (pick_device, autocast_dtype, return_freed_memory, matmul_peak, dist_env, check_world,
-                                init_distributed, close_distributed, main_first, shard_model, set_packed_attention,
-                                use_compile, compile_blocks)
-from fastcore.basics import patch
+                                init_distributed, close_distributed)
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'RESUME_KEYS', 'TrainingError', 'CheckpointWriteError', 'TrainingInterrupted', 'lock_run_dir', 'Trainer',
-           'run_sft']
+__all__ = ['EVENTS', 'Callback', 'run_event', 'Trainer', 'TrainingError', 'Evaluation', 'CheckpointWriteError', 'Checkpoints',
+           'TrainingInterrupted', 'CtrlC', 'DiskCheck', 'standard_callbacks', 'run_sft']
 
-# %% ../nbs/09_train.ipynb #c033b
-LOCK_FILE = '.run.lock'
+# %% ../nbs/09_train.ipynb #c011
+EVENTS = ('before_fit', 'after_step', 'after_eval', 'after_fit', 'cleanup_fit')
 
-class TrainingError(RuntimeError):
-    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
+class Callback:
+    "Something a run does at its events: define any of `before_fit(trainer)`, `after_step(trainer, record)`, `after_eval(trainer, record)`, `after_fit(trainer)`, `cleanup_fit(trainer)` (run however training ends); lower `order` runs first."
+    order = 0
 
-class CheckpointWriteError(TrainingError):
-    "A checkpoint could not be written (a full disk, say); the previous one is intact and the run stopped so that it resumes from there."
-
-class TrainingInterrupted(KeyboardInterrupt):
-    "Ctrl-C during training: a resumable checkpoint of the last finished step was written; the message names it."
-
-def lock_run_dir(run_dir: Path):
-    "An open file holding an exclusive lock on `run_dir/.run.lock`, or a `TrainingError` naming the run that holds it."
-    try: import fcntl
-    except ImportError: return None   # no flock on this platform: runs are not guarded
-    f = open(Path(run_dir) / LOCK_FILE, 'a+')
-    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0); holder = f.read().strip() or 'another process'
-        f.close()
-        raise TrainingError(f"run directory {run_dir} is in use by another run ({holder}); two runs there would interleave their logs "
-                            f"and checkpoints. Wait for it to finish, or give this run another --run-name or --output-dir") from None
-    except OSError: return f   # a file system without locks (some network mounts): the run goes on unguarded
-    f.seek(0); f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n"); f.flush()
-    return f
+# %% ../nbs/09_train.ipynb #c013
+def run_event(callbacks: list, event: str, trainer, *args):
+    "Call method `event` of each of `callbacks` that has one, lowest `order` first, with the trainer (and the record)."
+    if event not in EVENTS: raise ValueError(f"unknown event {event!r}; the events are {', '.join(EVENTS)}")
+    for cb in sorted(callbacks, key=lambda cb: getattr(cb, 'order', 0)):
+        handler = getattr(cb, event, None)
+        if handler is not None: handler(trainer, *args)
 
 # %% ../nbs/09_train.ipynb #c035
 class Trainer:
-    "One SFT run: model, data, optimizer, schedule, streams, logs and checkpoints."
-    def __init__(self, cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False):
+    "One SFT run: model, data, optimizer, schedule and streams, and the callbacks that act at its events."
+    def __init__(self, cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False, callbacks: list | None = None):
         self.dist = dist_env()
         check_world(cfg, self.dist)
         self.cfg, self.device = cfg, pick_device(cfg, self.dist.local_rank)
         init_distributed(self.dist, self.device)
         # process 0 writes the run directory, so it alone holds the lock, from before anything is loaded until close()
         self.lock = lock_run_dir(make_run_dir(cfg.run_dir)) if self.dist.main else None
-        try: self._build(pretrained, quiet)
+        try: self._build(pretrained, quiet, callbacks)
         except BaseException: self.close(); raise
-
-    def _build(self, pretrained, quiet):
-        cfg = self.cfg
-        self.log = RunLog(cfg.run_dir, quiet, enabled=self.dist.main)
-        self.amp = autocast_dtype(cfg, self.device)
-        if self.device.type == 'cpu' and cfg.lean_cpu_memory: return_freed_memory()
-        # before any weights load: a run that cannot fit fails here, in seconds
-        if cfg.check_memory:
-            shape = shape_of(pretrained.model) if pretrained else model_shape(cfg.base_model)
-            if shape is not None: check_memory(cfg, shape, self.device, self.amp is not None, world=self.dist.world)
-        require_trackers(cfg.report_to)   # before any loading: a missing tracker fails at once
-        with main_first(self.dist):
-            pre = pretrained or load_pretrained(cfg.base_model, cfg.tokenizer, None if cfg.prompt_style == 'auto' else cfg.prompt_style)
-            # the data is rendered in the model's own prompt style, which inference will use too
-            self.data = prepare_data(dataclasses.replace(cfg, prompt_style=pre.prompt_style), pre.tokenizer, pre.tokenizer_name)
-        self.adapter = self._adapter_record(pre.model)   # None for full fine-tuning
-        self.model = add_adapters(pre.model, self.adapter or {'finetune': 'full'}, self.device, self.amp, cfg.seed).train()
-        self.tok, self.tokenizer_name = pre.tokenizer, pre.tokenizer_name
-        if cfg.gradient_checkpointing: self.model.gradient_checkpointing = True
-        set_packed_attention(self.model, cfg.packed_attention)
-        if use_compile(cfg, self.device): compile_blocks(self.model)   # on its device, adapters added: before DDP wraps it
-        self.sharded = cfg.distributed == 'fsdp' and self.dist.world > 1
-        # a language model's buffers (RoPE frequencies) are constants: nothing to broadcast before every forward
-        self.parallel = (shard_model(self.model, self.device, self.amp, cfg.fsdp_cpu_offload) if self.sharded else
-                         self.model if self.dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
-            self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None, broadcast_buffers=False))
-        self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
-        self.opt, self.step, self.history = make_optimizer(self.model, cfg), 0, []
-        self.sched = make_scheduler(self.opt, cfg)
-        self.stream, self.monitor, self.curve = self.data.stream(cfg), Monitor(cfg), LossCurve()
-        self._setup_text(pre.tokenizer)
-        self.trackers = Trackers(cfg, enabled=self.dist.main)
-        self.neftune = NEFTune(self.model, cfg.neftune_alpha) if cfg.neftune_alpha else None
-        # a fresh run's random stream (dropout, NEFTune) starts at the seed, whatever this process did before; resume restores the checkpoint's
-        torch.manual_seed(cfg.seed)
 
     def close(self):
         "Release the run directory's lock (the end of the process releases it too)."
@@ -115,31 +64,30 @@ class Trainer:
 
 # %% ../nbs/09_train.ipynb #c035b
 @patch
-def _adapter_record(self: Trainer, base) -> dict | None:
+def _build(self: Trainer, pretrained, quiet, callbacks):
     cfg = self.cfg
-    if cfg.finetune == 'full': return None
-    path = Path(cfg.base_model).expanduser()
-    spec = str(path.resolve()) if path.exists() else cfg.base_model
-    return {**adapter_spec(base, cfg), 'base': {'model': spec, 'fingerprint': weights_fingerprint(base)}}
+    self.log, self.amp = RunLog(cfg.run_dir, quiet, enabled=self.dist.main), autocast_dtype(cfg, self.device)
+    self.callbacks = standard_callbacks(cfg) if callbacks is None else list(callbacks)   # a missing tracker fails here, at once
+    if self.device.type == 'cpu' and cfg.lean_cpu_memory: return_freed_memory()
+    check_run_memory(cfg, pretrained, self.device, self.amp is not None, self.dist.world)
+    pre, self.data = load_for_run(cfg, pretrained, self.dist)
+    self.tok, self.tokenizer_name, self.adapter = pre.tokenizer, pre.tokenizer_name, adapter_record(cfg, pre.model)
+    self.model = ready_model(pre.model, cfg, self.adapter, self.device, self.amp)
+    self.sharded = cfg.distributed == 'fsdp' and self.dist.world > 1
+    self.parallel = parallel_model(self.model, cfg, self.device, self.amp, self.dist)
+    self.peak_flops = matmul_peak(self.device, self.amp or torch.float32) * self.dist.world
+    self.opt = make_optimizer(self.model, cfg); self.sched = make_scheduler(self.opt, cfg)
+    self.stream, self.step, self.history, self.stop, self.started = self.data.stream(cfg), 0, [], False, time.time()
+    self.best_val, self.bad_evals, self.nonfinite, self.saved_step = float('inf'), 0, 0, None
+    packs = getattr(self.model, 'isolates_documents', True)
+    self.text, self.mix_rng, self.text_stream = plain_text(cfg, pre.tokenizer, self.stream.pad_id, packs)
+    # a fresh run's random stream (dropout, NEFTune) starts at the seed, whatever this process did before; resume restores the checkpoint's
+    torch.manual_seed(cfg.seed)
 
-# %% ../nbs/09_train.ipynb #c037
+# %% ../nbs/09_train.ipynb #c038
 @patch
-def _setup_text(self: Trainer, tok):
-    cfg = self.cfg
-    need = cfg.pretrain_mix_fraction > 0 or cfg.forgetting_monitor
-    self.text = text_data(cfg.pretrain_dataset, tok, cfg.max_seq_len) if need else None
-    self.mix_rng = random.Random(f'{cfg.seed}:mix')
-    self.text_stream = None
-    if self.text is not None and cfg.pretrain_mix_fraction > 0:
-        plan = BatchPlan(self.text.lengths, cfg.micro_batch_size, cfg.max_seq_len, packing=self._can_pack(), seed=cfg.seed)
-        self.text_stream = BatchStream(self.text, plan, self.stream.pad_id, cfg.pad_to_multiple_of)
-
-@patch
-def _can_pack(self: Trainer) -> bool: return getattr(self.model, 'isolates_documents', True)
-
-@patch
-def _next_micro_batches(self: Trainer) -> tuple:
-    "(this process's micro-batches of the next step, how many of the step's are plain text): each SFT batch is replaced by a text batch with probability pretrain_mix_fraction."
+def next_micro_batches(self: Trainer) -> tuple:
+    "(this process's micro-batches of the next step, how many of the step's are plain text)."
     picks = [self.text_stream is not None and self.mix_rng.random() < self.cfg.pretrain_mix_fraction
              for _ in range(self.cfg.grad_accum_steps)]
     mine = []
@@ -150,68 +98,123 @@ def _next_micro_batches(self: Trainer) -> tuple:
         else: stream.skip()
     return mine, sum(picks)
 
-# %% ../nbs/09_train.ipynb #c039
+# %% ../nbs/09_train.ipynb #c041
 @patch
-def _evaluate(self: Trainer) -> dict:
-    rec, share = {'step': self.step}, (0, self.dist.rank, self.dist.world)   # epoch 0, this process's share of its batches
+def train_one_step(self: Trainer) -> dict | None:
+    "One optimizer step on the next micro-batches; its record (also appended to `history`), or None when it was skipped."
+    t = time.perf_counter()
+    batches, n_text = self.next_micro_batches()
+    r = train_step(self.parallel, batches, self.opt, self.sched, self.device, self.amp, self.cfg.grad_clip, self.dist)
+    if r['skipped']: self._count_nonfinite(r['loss']); return None
+    self.nonfinite, self.step, seconds = 0, self.step + 1, time.perf_counter() - t
+    rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
+           'tokens_per_s': r['real_tokens'] / seconds, 'padding': 1 - r['real_tokens'] / r['padded_tokens'],
+           'mfu': r['flops'] / seconds / self.peak_flops, 'trained_tokens': r['trained_tokens'], 'text_batches': n_text,
+           'elapsed_s': time.time() - self.started}
+    self.history.append(rec)
+    return rec
+
+# %% ../nbs/09_train.ipynb #c044t
+class TrainingError(RuntimeError):
+    "Training cannot go on (e.g. the loss stayed non-finite); the message says what to change."
+
+# %% ../nbs/09_train.ipynb #c044
+@patch
+def _count_nonfinite(self: Trainer, loss: float):
+    self.nonfinite += 1
+    self.log.info(f"step {self.step + 1}: non-finite loss or gradient ({loss}), step skipped ({self.nonfinite} in a row)")
+    if self.nonfinite >= self.cfg.nonfinite_patience:
+        raise TrainingError(f'{self.nonfinite} non-finite losses in a row at step {self.step + 1}; lower sft_lr, '
+                            f"set mixed_precision='fp32', or check the data. Last good checkpoint: {self.cfg.run_dir}")
+
+# %% ../nbs/09_train.ipynb #c047
+@patch
+def _loop(self: Trainer):
+    while self.step < self.cfg.max_steps and not self.stop:
+        record = self.train_one_step()
+        if record is not None: run_event(self.callbacks, 'after_step', self, record)
+
+# %% ../nbs/09_train.ipynb #c049
+@patch
+def fit(self: Trainer) -> Path | None:
+    "Train to `max_steps` (or until a callback stops it), calling the callbacks at each event; the final checkpoint if one was written."
+    self.stop, self.final_checkpoint, self.started, self.start_step = False, None, time.time(), self.step
+    try:
+        run_event(self.callbacks, 'before_fit', self)
+        self._loop()
+        run_event(self.callbacks, 'after_fit', self)
+        self.log.info(f'finished at step {self.step} in {time.time() - self.started:.0f}s; final checkpoint {self.final_checkpoint}')
+    finally: run_event(self.callbacks, 'cleanup_fit', self)
+    if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
+    return self.final_checkpoint
+
+# %% ../nbs/09_train.ipynb #c052
+@patch
+def validation_losses(self: Trainer) -> dict:
+    "The val loss and perplexity, and the general-text loss when the forgetting monitor is on."
+    losses, share = {}, (0, self.dist.rank, self.dist.world)   # epoch 0, this process's share of its batches
     if self.data.eval is not None:
         batches = self.data.stream(self.cfg, 'eval').epoch_batches(*share)
-        rec['val_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
-        rec['val_ppl'] = math.exp(min(rec['val_loss'], 50))
+        losses['val_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
+        losses['val_ppl'] = math.exp(min(losses['val_loss'], 50))
     if self.text is not None and self.cfg.forgetting_monitor:
         plan = BatchPlan(self.text.lengths, self.cfg.micro_batch_size, self.cfg.max_seq_len, packing=False, seed=self.cfg.seed)
         batches = BatchStream(self.text, plan, self.stream.pad_id).epoch_batches(*share)
-        rec['general_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
-    return rec
+        losses['general_loss'] = evaluate_loss(self.model, batches, self.device, self.amp, self.dist)
+    return losses
 
-# %% ../nbs/09_train.ipynb #c041
+# %% ../nbs/09_train.ipynb #v055
 @patch
-def _train_state(self: Trainer, kind) -> dict:
-    "Everything a `kind` checkpoint holds but the weights and the optimizer state (plain types only)."
-    last = next((h for h in reversed(self.history) if 'train_loss' in h), {})
-    resume_parts = {} if kind == 'best' else dict(
-        scheduler_state=self.sched.state_dict(), rng=rng_state(),
-        data_state={'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
-                    'text': self.text_stream.state_dict() if self.text_stream else None})
+def evaluate(self: Trainer) -> dict:
+    "Evaluate now: the record goes to `history` and to the callbacks' `after_eval`; a better val loss resets `bad_evals`."
+    record = {'step': self.step, **self.validation_losses()}
+    self.history.append(record)
+    if 'val_loss' in record:
+        better = record['val_loss'] < self.best_val
+        self.best_val, self.bad_evals = (record['val_loss'], 0) if better else (self.best_val, self.bad_evals + 1)
+    run_event(self.callbacks, 'after_eval', self, record)
+    return record
+
+# %% ../nbs/09_train.ipynb #c058
+class Evaluation(Callback):
+    "Evaluate before the first step, every `eval_every` steps, and at the last step."
+    order = 10
+    def before_fit(self, trainer):
+        if trainer.step == 0: trainer.evaluate()   # the starting point: the base model's val loss
+    def after_step(self, trainer, record):
+        if trainer.step % trainer.cfg.eval_every == 0: trainer.evaluate()
+    def after_fit(self, trainer):
+        if not any(h['step'] == trainer.step and 'val_loss' in h for h in trainer.history): trainer.evaluate()
+
+# %% ../nbs/09_train.ipynb #c071
+@patch
+def train_state(self: Trainer, resumable: bool = True) -> dict:
+    "What a checkpoint holds but the weights and optimizer state (plain types); `resumable`: with the schedule, RNG and data position."
+    last = lambda key: next((h[key] for h in reversed(self.history) if key in h), None)
+    resume_parts = dict(scheduler_state=self.sched.state_dict(), rng=rng_state(), data_state={
+        'train': self.stream.state_dict(), 'mix_rng': list(self.mix_rng.getstate()),
+        'text': self.text_stream.state_dict() if self.text_stream else None}) if resumable else {}
     stops = sorted(stop_ids(self.model, self.tok))   # what generation stops on: EOS and the chat template's end-of-turn marker
     return dict(**({'adapter': self.adapter} if self.adapter else {}),
                 model_config=model_config_dict(self.model), config=to_dict(self.cfg), step=self.step,
                 tokenizer={'name': self.tokenizer_name, 'prompt_style': self.data.style, 'stop_ids': stops,
                            'stop_tokens': self.tok.convert_ids_to_tokens(stops)},
-                metrics={'train_loss': last.get('train_loss'), 'val_loss': self.monitor.val[-1][0] if self.monitor.val else None,
-                         'best_val_loss': None if self.monitor.best_val == float('inf') else self.monitor.best_val,
-                         'bad_evals': self.monitor.bad_evals, 'history': self.history}, **resume_parts)
+                metrics={'train_loss': last('train_loss'), 'val_loss': last('val_loss'), 'bad_evals': self.bad_evals,
+                         'best_val_loss': None if self.best_val == float('inf') else self.best_val, 'history': self.history},
+                **resume_parts)
 
-@patch
-def save(self: Trainer, kind) -> Path:
-    "Write the `kind` checkpoint (a step number or 'final': everything; 'best': the model alone) of the current state; under torchrun process 0 writes, but under fsdp every process writes its shards of a step checkpoint."
-    target = self._checkpoint_path(kind)
-    try:
-        if self.sharded and isinstance(kind, int):
-            path = save_sharded(target, self.model, self.opt, lambda: self._train_state(self.step), bool(self.adapter), self.dist.main)
-        else:   # under fsdp every process takes part in gathering the weights
-            weights = whole_state(self.model, self.opt if kind != 'best' else None, self.sharded, bool(self.adapter), self.dist.main)
-            path = save_checkpoint(target, **weights, **self._train_state(kind)) if self.dist.main else target
-    except Exception as e:   # torch's serializer reports a full disk as a RuntimeError, the file system as an OSError
-        raise CheckpointWriteError(self._write_failure(target, e, checkpoint_bytes(self.model)[kind == 'best'])) from None
-    if isinstance(kind, int): self.saved_step = self.step
-    if isinstance(kind, int) and self.cfg.keep_last and self.dist.main:
-        for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: remove_checkpoint(old)
-    return path
+# %% ../nbs/09_train.ipynb #c074
+class CheckpointWriteError(TrainingError):
+    "A checkpoint could not be written (a full disk, say); the previous one is intact and the run stopped so that it resumes from there."
 
-@patch
-def _checkpoint_path(self: Trainer, kind) -> Path: return checkpoint_name(self.cfg, kind, self.sharded)
-
-# %% ../nbs/09_train.ipynb #c041a
-def _size(n: int) -> str: return f'{n / 1e9:.2f} GB' if n >= 1e8 else f'{n / 1e6:.1f} MB'
-
+# %% ../nbs/09_train.ipynb #c077
 @patch
 def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
     "One line: which checkpoint failed and why, which earlier one is intact, and how to go on."
     try: free = shutil.disk_usage(target.parent).free
     except OSError: free = None
     full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or (free is not None and free < need)
-    why = (f'no space left on the device: {_size(free)} free in {target.parent}, the checkpoint needs about {_size(need)}' if full
+    why = (f'no space left on the device: {human_size(free)} free in {target.parent}, the checkpoint needs about {human_size(need)}' if full
            else f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else 'no details'}")
     older = [p for p in [checkpoint_name(self.cfg, 'final'), *(p for _, p in step_checkpoints(self.cfg))] if p.exists() and p != target]
     prev = max(older, key=lambda p: p.stat().st_mtime, default=None)
@@ -219,181 +222,120 @@ def _write_failure(self: Trainer, target: Path, e: Exception, need: int) -> str:
     return (f'could not write checkpoint {target} at step {self.step} ({why}). Nothing partial was left and {kept}; training '
             f"stopped. Free some space, then continue with --resume auto (in Python: resume_from='auto')")
 
-# %% ../nbs/09_train.ipynb #c041c
+# %% ../nbs/09_train.ipynb #c080
 @patch
-def disk_plan(self: Trainer) -> dict:
-    "Bytes of the checkpoints this run writes from its current step on, at their peak."
-    cfg = self.cfg
-    full, best = checkpoint_bytes(self.model)
-    saves = max(0, (cfg.max_steps - 1) // cfg.save_every - self.step // cfg.save_every)   # steps below max_steps that save
-    steps = min(saves, cfg.keep_last + 1) if cfg.keep_last else saves
-    best = best if self.data.eval is not None else 0
-    return dict(full=full, best=best, step_files=steps, need=full * steps + full + best)
+def _write_checkpoint(self: Trainer, target: Path, resumable: bool = True, sharded: bool = False) -> Path:
+    "Write the current state to `target`: everything, or the model alone (`resumable=False`); `sharded`: each process its shards."
+    try:
+        if sharded:
+            return save_sharded(target, self.model, self.opt, self.train_state, bool(self.adapter), self.dist.main)
+        weights = single_file_state(self.model, self.opt if resumable else None, self.sharded, bool(self.adapter), self.dist.main)
+        return save_checkpoint(target, **weights, **self.train_state(resumable)) if self.dist.main else target
+    except Exception as e:   # torch's serializer reports a full disk as a RuntimeError, the file system as an OSError
+        raise CheckpointWriteError(self._write_failure(target, e, checkpoint_bytes(self.model)[not resumable])) from None
 
+# %% ../nbs/09_train.ipynb #c083
 @patch
-def preflight(self: Trainer, free: int | None = None):
-    "Refuse, before training, a run whose checkpoints do not fit in the free space of its run directory (`free` bytes if given)."
-    if not self.dist.main: return
-    cfg, plan = self.cfg, self.disk_plan()
-    free = shutil.disk_usage(cfg.run_dir).free if free is None else free
-    if free >= plan['need']: return
-    raise TrainingError(f"not enough disk space in {cfg.run_dir}: {_size(free)} free, and this run writes about {_size(plan['need'])} "
-                        f"of checkpoints ({plan['step_files']} step checkpoints at a time with save_every {cfg.save_every} and "
-                        f"keep_last {cfg.keep_last}, and the final one, {_size(plan['full'])} each, plus the best model, "
-                        f"{_size(plan['best'])}). Free some space, keep fewer step checkpoints (keep_last=1, a larger save_every), "
-                        f"or choose another --output-dir")
+def save_step(self: Trainer) -> Path:
+    "Write the checkpoint of the current step (sharded under fsdp), then delete step checkpoints beyond `keep_last`."
+    path = self._write_checkpoint(checkpoint_name(self.cfg, self.step, self.sharded), sharded=self.sharded)
+    self.saved_step = self.step
+    if self.cfg.keep_last and self.dist.main:
+        for _, old in step_checkpoints(self.cfg)[:-self.cfg.keep_last]: remove_checkpoint(old)
+    return path
 
-# %% ../nbs/09_train.ipynb #c043
-RESUME_KEYS = ('sft_datasets', 'seed', 'sft_batch_size', 'micro_batch_size', 'max_seq_len', 'packing', 'prompt_style', 'base_model',
-               'finetune', 'lora_r', 'lora_alpha', 'lora_targets', 'use_dora')
+# %% ../nbs/09_train.ipynb #c085
+@patch
+def save_final(self: Trainer) -> Path: return self._write_checkpoint(checkpoint_name(self.cfg, 'final'))
 
+# %% ../nbs/09_train.ipynb #c085b
+@patch
+def save_best(self: Trainer) -> Path: return self._write_checkpoint(checkpoint_name(self.cfg, 'best'), resumable=False)
+
+# %% ../nbs/09_train.ipynb #c088
+class Checkpoints(Callback):
+    "A step checkpoint every `save_every` steps, the best model at each better val loss, the final checkpoint at the end."
+    order = 20
+    def after_step(self, trainer, record):
+        step, cfg = trainer.step, trainer.cfg
+        if step % cfg.save_every == 0 and step < cfg.max_steps and not trainer.stop: trainer.save_step()
+    def after_eval(self, trainer, record):
+        if 'val_loss' in record and trainer.bad_evals == 0 and trainer.step > 0: trainer.save_best()
+    def after_fit(self, trainer): trainer.final_checkpoint = trainer.save_final()
+
+# %% ../nbs/09_train.ipynb #c094
 @patch
 def resume(self: Trainer, path):
     "Continue from checkpoint `path` exactly where it stopped."
     ck, sharded = read_checkpoint(path), (Path(path) / TRAIN_STATE).is_file()
-    needed = ('config', 'scheduler_state', 'rng', 'data_state', 'metrics') + (() if sharded else ('optimizer_state',))
-    missing = [k for k in needed if k not in ck]
-    if missing:
-        raise CheckpointError(f"{path}: holds a model without the training state a resume needs (no {', '.join(missing)}): it is a "
-                              f"best checkpoint or a saved model. Resume from a step or final checkpoint of the run (--resume auto "
-                              f"finds the newest), or start a new run from this model with --base {path}")
-    then = ck['config']
-    diff = [k for k in RESUME_KEYS if then.get(k) != json.loads(json.dumps(getattr(self.cfg, k)))]
-    if diff: raise ConfigError(f"{path}: cannot resume with a different {', '.join(diff)} ("
-                              + '; '.join(f'{k}: {then.get(k)!r} then, {getattr(self.cfg, k)!r} now' for k in diff)
-                              + '); resume with the settings it was trained with, or start a new run under another --run-name')
-    if self.adapter: check_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
+    check_resumable(ck, path, self.cfg, sharded)
+    if self.adapter: check_adapter_base(ck['adapter']['base'], self.adapter['base']['fingerprint'], str(path))
     load_weights(path, ck, self.model, self.opt, self.sharded, bool(self.adapter))
     self.sched.load_state_dict(ck['scheduler_state'])
-    self.step, m = ck['step'], ck['metrics']
-    self.history, self.monitor.bad_evals = list(m['history']), m.get('bad_evals', 0)
-    self.monitor.best_val = m['best_val_loss'] if m.get('best_val_loss') is not None else float('inf')
-    self.stream.load_state_dict(ck['data_state']['train'])
-    st = ck['data_state']['mix_rng']; self.mix_rng.setstate((st[0], tuple(st[1]), st[2]))
-    if self.text_stream and ck['data_state']['text']: self.text_stream.load_state_dict(ck['data_state']['text'])
+    m, data = ck['metrics'], ck['data_state']
+    self.step, self.history, self.bad_evals = ck['step'], list(m['history']), m.get('bad_evals', 0)
+    self.best_val = m['best_val_loss'] if m.get('best_val_loss') is not None else float('inf')
+    self.stream.load_state_dict(data['train'])
+    self.mix_rng.setstate((data['mix_rng'][0], tuple(data['mix_rng'][1]), data['mix_rng'][2]))
+    if self.text_stream and data['text']: self.text_stream.load_state_dict(data['text'])
     set_rng_state(ck['rng'])
-    # steps logged after this checkpoint was written (before a crash) are redone: drop them from metrics.jsonl
     self.log.rewrite_metrics(self.history)
     self.log.info(f'resumed from {path} at step {self.step}')
 
-# %% ../nbs/09_train.ipynb #c047
-@patch
-def _log_step(self: Trainer, r: dict, seconds: float, t0: float, start: int):
-    rec = {'step': self.step, 'train_loss': r['loss'], 'lr': self.sched.get_last_lr()[0], 'grad_norm': r['grad_norm'],
-           'tokens_per_s': r['real_tokens'] / seconds, 'padding': 1 - r['real_tokens'] / r['padded_tokens'],
-           'mfu': r['flops'] / seconds / self.peak_flops, 'trained_tokens': r['trained_tokens'], 'text_batches': r['text_batches'],
-           'elapsed_s': time.time() - t0}
-    self.history.append(rec); self.log.metric(rec); self.trackers.log(rec)
-    for note in self.monitor.on_train(self.step, r['loss']): self.log.info(f'step {self.step}: {note}')
-    if self.step % self.cfg.log_every == 0 or self.step == self.cfg.max_steps:
-        eta = rec['elapsed_s'] / max(1, self.step - start) * (self.cfg.max_steps - self.step)
-        self.log.info(f"step {self.step}/{self.cfg.max_steps} loss {r['loss']:.4f} lr {rec['lr']:.2e} grad_norm {r['grad_norm']:.3f} "
-                      f"tok/s {rec['tokens_per_s']:.0f} MFU {rec['mfu']:.0%} elapsed {rec['elapsed_s']:.0f}s eta {eta:.0f}s")
-    return rec
+# %% ../nbs/09_train.ipynb #c101
+class TrainingInterrupted(KeyboardInterrupt):
+    "Ctrl-C during training: a resumable checkpoint of the last finished step was written; the message names it."
 
-# %% ../nbs/09_train.ipynb #c048
-@patch
-def _eval_and_check(self: Trainer) -> bool:
-    "Evaluate, log, keep the best checkpoint; True when early stopping says stop."
-    rec = self._evaluate()
-    self.history.append(rec); self.log.metric(rec); self.trackers.log(rec)
-    self.log.info(f"step {self.step} eval: " + ' '.join(f'{k} {v:.4f}' for k, v in rec.items() if k != 'step'))
-    if 'val_loss' not in rec: return False
-    notes, improved, stop = self.monitor.on_eval(rec['val_loss'])
-    for note in notes: self.log.info(f'step {self.step}: {note}')
-    if improved and self.step > 0: self.save('best')
-    return stop
+# %% ../nbs/09_train.ipynb #c101b
+class CtrlC(Callback):
+    "Ctrl-C (SIGINT) while training: finish the step, save it, and raise `TrainingInterrupted`; a second Ctrl-C stops at once."
+    order = 50   # last: the step's checkpoint may already be written
+    taken = False   # SIGINT is ours only from before_fit: a run refused before that gives nothing back
+    def before_fit(self, trainer):
+        self.pressed, self.taken = False, threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        if self.taken: self.previous = signal.signal(signal.SIGINT, self.on_sigint)
+    def on_sigint(self, signum, frame):
+        self.pressed = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # the second Ctrl-C interrupts at once
+    def cleanup_fit(self, trainer):
+        if self.taken: signal.signal(signal.SIGINT, self.previous if self.previous is not None else signal.default_int_handler)
 
-# %% ../nbs/09_train.ipynb #c049
+# %% ../nbs/09_train.ipynb #c104
 @patch
-@contextmanager
-def _catch_interrupt(self: Trainer):
-    "While training, Ctrl-C (SIGINT) asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
-    self.interrupted = False
-    # signals reach the main thread only; a process told to ignore SIGINT (a background job of a script) keeps ignoring it
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield; return
-    def on_sigint(signum, frame):
-        self.interrupted = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try: yield
-    finally: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-
-@patch
-def _interrupt_requested(self: Trainer) -> bool:
-    "Whether Ctrl-C was pressed; under torchrun, whether any process saw it, so that all of them stop at the same step."
-    if self.dist.world == 1: return self.interrupted
-    flag = torch.tensor(float(self.interrupted), device=self.device)
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    return bool(flag.item())
-
-@patch
-def _stop_interrupted(self: Trainer):
-    "Save the step just finished (unless it was saved already) and raise `TrainingInterrupted` naming the checkpoint."
-    path = self._checkpoint_path(self.step) if getattr(self, 'saved_step', None) == self.step else self.save(self.step)
-    msg = (f"interrupted (Ctrl-C) at step {self.step} of {self.cfg.max_steps}; saved {path}. "
+def after_step(self: CtrlC, trainer, record):
+    if trainer.step == trainer.cfg.max_steps or trainer.stop: return   # the final checkpoint follows anyway
+    pressed = self.pressed
+    if trainer.dist.world > 1:
+        flag = torch.tensor(float(pressed), device=trainer.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX); pressed = bool(flag.item())
+    if not pressed: return
+    path = checkpoint_name(trainer.cfg, trainer.step, trainer.sharded) if trainer.saved_step == trainer.step else trainer.save_step()
+    msg = (f"interrupted (Ctrl-C) at step {trainer.step} of {trainer.cfg.max_steps}; saved {path}. "
            f"Continue with --resume auto (in Python: resume_from='auto')")
-    self.log.info(msg)
-    if self.dist.world > 1: torch.distributed.barrier()   # process 0 has written the checkpoint
+    trainer.log.info(msg)
+    if trainer.dist.world > 1: torch.distributed.barrier()   # process 0 has written the checkpoint
     raise TrainingInterrupted(msg)
 
-@patch
-def fit(self: Trainer) -> Path:
-    "Train to `max_steps` (or early stop); write the final checkpoint, loss curve and logs; return the final path."
-    from tqdm.auto import tqdm
-    cfg, start, t0 = self.cfg, self.step, time.time()
-    self.preflight()   # before anything is trained: a run whose checkpoints cannot fit stops here
-    if self.dist.main: save_config(cfg, cfg.run_dir / 'config.json')
-    procs = f', {self.dist.world} processes' if self.dist.world > 1 else ''
-    self.log.info(f'training {cfg.run_name}: {cfg.max_steps} steps of {cfg.sft_batch_size} rows ({cfg.grad_accum_steps} micro-batches '
-                  f'of {cfg.micro_batch_size}), {len(self.data.train)} train rows, device {self.device}{procs}, '
-                  f"{'bf16 autocast' if self.amp else 'fp32'}, packing {cfg.packing}")
-    if self.step == 0: self._eval_and_check()   # the starting point: the base model's val loss
-    bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=self.log.quiet)
-    with self._catch_interrupt():
-        try: self._loop(bar, start, t0)
-        finally: bar.close()   # before any error message, so that the message is the last line
-    return self._finish(t0)
+# %% ../nbs/09_train.ipynb #c117
+class DiskCheck(Callback):
+    "Before anything else: refuse a run whose checkpoints do not fit in the free space of its run directory."
+    order = -20
+    def before_fit(self, trainer):
+        if trainer.dist.main: check_disk(trainer.cfg, trainer.model, trainer.step, trainer.data.eval is not None)
 
-@patch
-def _loop(self: Trainer, bar, start: int, t0: float):
-    cfg = self.cfg
-    while self.step < cfg.max_steps:
-        t = time.perf_counter()
-        batches, n_text = self._next_micro_batches()
-        r = {**train_step(self.parallel, batches, self.opt, self.sched, self.device, self.amp, cfg.grad_clip, self.dist),
-             'text_batches': n_text}
-        if r['skipped']:
-            self.monitor.nonfinite += 1
-            self.log.info(f"step {self.step + 1}: non-finite loss or gradient ({r['loss']}), step skipped ({self.monitor.nonfinite} in a row)")
-            if self.monitor.nonfinite >= cfg.nonfinite_patience:
-                raise TrainingError(f'{self.monitor.nonfinite} non-finite losses in a row at step {self.step + 1}; lower sft_lr, '
-                                    f"set mixed_precision='fp32', or check the data. Last good checkpoint: {cfg.run_dir}")
-            continue
-        self.monitor.nonfinite, self.step = 0, self.step + 1
-        rec = self._log_step(r, time.perf_counter() - t, t0, start)
-        bar.update(1); bar.set_postfix(loss=f"{r['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}", mfu=f"{rec['mfu']:.0%}")
-        stop = self.step % cfg.eval_every == 0 and self._eval_and_check()
-        if self.step % cfg.save_every == 0 and self.step < cfg.max_steps and not stop: self.save(self.step)   # else the final one follows
-        if self.dist.main: self.curve.update(self.history)
-        if stop: break
-        if self.step < cfg.max_steps and self._interrupt_requested(): self._stop_interrupted()
+# %% ../nbs/09_train.ipynb #c121
+def standard_callbacks(cfg: SFTConfig) -> list:
+    "The callbacks of a run as `cfg` sets it up; pass them, with your own, as `Trainer(..., callbacks=)`."
+    patience, alpha = cfg.early_stopping_patience, cfg.neftune_alpha
+    return [DiskCheck(), LogRecords(), ProgressBar(), Monitor(cfg), Trackers(cfg, enabled=dist_env().main), Evaluation(),
+            *([EarlyStopping(patience)] if patience is not None else []), Checkpoints(), LossCurve(), CtrlC(),
+            *([NoisyEmbeddings(alpha)] if alpha else [])]
 
-# %% ../nbs/09_train.ipynb #c050
-@patch
-def _finish(self: Trainer, t0: float) -> Path:
-    if not any(h['step'] == self.step and 'val_loss' in h for h in self.history): self._eval_and_check()
-    path = self.save('final')
-    if self.dist.main: self.curve.save(self.history, self.cfg.run_dir / 'loss_curve.png')
-    self.trackers.finish([h for h in self.history if 'train_loss' not in h])   # the eval records, as one table
-    self.log.info(f'finished at step {self.step} in {time.time() - t0:.0f}s; final checkpoint {path}')
-    if self.dist.world > 1: torch.distributed.barrier()   # every process returns once the final checkpoint is written
-    return path
-
-def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False) -> Path:
+# %% ../nbs/09_train.ipynb #c124
+def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = False, callbacks: list | None = None) -> Path:
     "Run SFT as `cfg` says (resuming from `cfg.resume_from` if set, 'auto' for the run's newest checkpoint); return the path of `<run_name>-sft_final.pt`."
-    trainer = Trainer(cfg, pretrained, quiet=quiet)
+    trainer = Trainer(cfg, pretrained, quiet=quiet, callbacks=callbacks)
     try:
         start = latest_checkpoint(cfg) if cfg.resume_from == 'auto' else cfg.resume_from   # under the run directory's lock
         if cfg.resume_from == 'auto' and start is None:
@@ -401,8 +343,6 @@ def run_sft(cfg: SFTConfig, pretrained: Pretrained | None = None, quiet: bool = 
         if start: trainer.resume(start)
         return trainer.fit()
     finally:
-        trainer.trackers.close()
-        if trainer.neftune: trainer.neftune.remove()
         trainer.close()
         del trainer   # the DDP wrapper and its gloo state go before the process group does
         close_distributed()

@@ -49,19 +49,19 @@ def test_preflight_refuses_a_disk_too_small(tiny, small_disk, tmp_path):
     assert 'keep fewer step checkpoints (keep_last=1, a larger save_every), or choose another --output-dir' in err
     assert not list((disk / 'r').glob('*.pt')) and not (disk / 'r' / 'metrics.jsonl').exists()   # refused before any step
 
-# Fill the disk (leaving 1 MB for the logs) right after step 3 is logged: the step-4 checkpoint then cannot be written.
+# Fill the disk (leaving 1 MB for the logs) right after step 3: the step-4 checkpoint then cannot be written. The filler is
+# a callback of the run, added to the standard ones as a user would add their own.
 FILL_AFTER_STEP_3 = """
-import os, shutil, sys
+import shutil, sys
 from modern_llm import train
 from modern_llm.cli import main
-log_step = train.Trainer._log_step
-def filling(self, *a):
-    rec = log_step(self, *a)
-    if self.step == 3:
-        free = shutil.disk_usage(self.cfg.run_dir).free
-        with open(self.cfg.run_dir.parent / 'ballast', 'wb') as f: f.write(b'\\0' * (free - 2**20))
-    return rec
-train.Trainer._log_step = filling
+class FillDisk:
+    def after_step(self, trainer, record):
+        if trainer.step != 3: return
+        free = shutil.disk_usage(trainer.cfg.run_dir).free
+        with open(trainer.cfg.run_dir.parent / 'ballast', 'wb') as f: f.write(b'\\0' * (free - 2**20))
+standard = train.standard_callbacks
+train.standard_callbacks = lambda cfg: standard(cfg) + [FillDisk()]
 sys.exit(main(sys.argv[1:]))
 """
 
