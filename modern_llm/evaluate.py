@@ -17,11 +17,12 @@ from .generate import generate
 from .tokenized import tokenize_examples
 from .batching import BatchPlan, BatchStream
 from .step import evaluate_loss
+from .run_log import markdown_table
 
 # %% auto #0
-__all__ = ['QUICK_PROMPTS', 'ABILITIES', 'prompt_text', 'answer_prompts', 'markdown_table', 'score_tasks', 'task_accuracy',
-           'loss_by_source', 'score_safety', 'score_context', 'safety_scores', 'context_accuracy', 'evaluate_model',
-           'abilities', 'compare_plot', 'save_report', 'evaluate_models', 'summary_table']
+__all__ = ['QUICK_PROMPTS', 'ABILITIES', 'prompt_text', 'answer_prompts', 'score_tasks', 'task_accuracy', 'loss_by_source',
+           'score_safety', 'score_context', 'safety_scores', 'context_accuracy', 'evaluate_model', 'abilities',
+           'compare_plot', 'save_report', 'evaluate_models', 'summary_table']
 
 # %% ../nbs/12_evaluate.ipynb #c006
 QUICK_PROMPTS = [
@@ -50,14 +51,6 @@ def _answers(pre: Pretrained, examples: list, max_new_tokens: int, batch_size: i
 def answer_prompts(pre: Pretrained, prompts=QUICK_PROMPTS, max_new_tokens: int = 96) -> list:
     "Greedy answers of `pre` to `prompts`."
     return _answers(pre, prompts, max_new_tokens)
-
-# %% ../nbs/12_evaluate.ipynb #c007e
-def markdown_table(rows: list) -> str:
-    "Rows of dicts as a markdown table (newlines shown as <br>)."
-    cols = list(rows[0])
-    cell = lambda s: str(s).replace('|', '\\|').replace('\n', '<br>')
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] +
-                     ['| ' + ' | '.join(cell(r[c]) for c in cols) + ' |' for r in rows])
 
 # %% ../nbs/12_evaluate.ipynb #c009a
 def _first(rows: list, key: str, limit: int | None) -> list:

@@ -220,7 +220,7 @@ def request_outputs(samples: dict) -> dict:
 # %% ../nbs/12a_harness.ipynb #336183d9
 def harness_table(report: dict) -> str:
     "A markdown table of `report['harness']`: one row per task and metric, one column per model."
-    from modern_llm.evaluate import markdown_table
+    from modern_llm.run_log import markdown_table
     models = list(report['harness'])
     first = report['harness'][models[0]]
     return markdown_table([{'task': t, 'metric': m, **{n: f"{report['harness'][n][t][m]:.4g}" for n in models}}

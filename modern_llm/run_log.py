@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .config import ConfigError, SFTConfig, save_config
 
 # %% auto #0
-__all__ = ['make_run_dir', 'RunLog', 'LogRecords', 'ProgressBar', 'LossCurve', 'Monitor', 'EarlyStopping']
+__all__ = ['make_run_dir', 'RunLog', 'LogRecords', 'ProgressBar', 'LossCurve', 'Monitor', 'EarlyStopping', 'markdown_table']
 
 # %% ../nbs/09c_run_log.ipynb #r011
 def make_run_dir(run_dir: Path) -> Path:
@@ -203,3 +203,11 @@ class EarlyStopping:
         trainer.log.info(f'step {trainer.step}: early stopping: no better val loss in {self.patience} evaluations '
                          f'(best {trainer.best_val:.4f})')
         trainer.stop = True
+
+# %% ../nbs/09c_run_log.ipynb #rl_c007e
+def markdown_table(rows: list) -> str:
+    "Rows of dicts as a markdown table (newlines shown as <br>)."
+    cols = list(rows[0])
+    cell = lambda s: str(s).replace('|', '\\|').replace('\n', '<br>')
+    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] +
+                     ['| ' + ' | '.join(cell(r[c]) for c in cols) + ' |' for r in rows])

@@ -45,7 +45,7 @@ class TensorBoardTracker:
     def log(self, step: int, metrics: dict):
         for k, v in metrics.items(): self.writer.add_scalar(k, v, step)
     def table(self, name: str, rows: list, step: int):
-        from modern_llm.evaluate import markdown_table
+        from modern_llm.run_log import markdown_table
         self.writer.add_text(name, markdown_table(rows), step)
     def close(self): self.writer.close()
 
