@@ -8,7 +8,7 @@ import hashlib, json
 from pathlib import Path
 import torch, torch.nn as nn
 from .config import ConfigError, SFTConfig
-from .hf import HF_NAMES, rename
+from .transformers_models import HF_NAMES, rename
 from .checkpoints import CheckpointError
 from .model import ModelLoadError
 

@@ -196,7 +196,7 @@ def _generate_args(p: argparse.ArgumentParser):
 # %% ../nbs/13_cli.ipynb #c014
 @subcommand('generate', 'answer an instruction with a model', _generate_args)
 def cmd_generate(args) -> int:
-    from modern_llm.hub import load_pretrained
+    from modern_llm.loading import load_pretrained
     from modern_llm.generate import generate
     from modern_llm.data import Example, Turn
     if args.max_new_tokens < 0:
@@ -254,7 +254,7 @@ def _heldout_examples(args):
 def cmd_eval(args) -> int:
     import matplotlib; matplotlib.use('Agg')
     from modern_llm.evaluate import evaluate_models, summary_table
-    from modern_llm.hub import load_pretrained
+    from modern_llm.loading import load_pretrained
     manager = _harness_manager(args)
     specs = {'sft': args.model, **({'base': args.base_model} if args.base_model else {})}
     models = {n: load_pretrained(m) for n, m in specs.items()}
@@ -282,7 +282,7 @@ def _export_args(p: argparse.ArgumentParser):
 
 # %% ../nbs/13_cli.ipynb #c016x
 def _adapter_of(spec) -> dict | None:
-    from modern_llm.hub import resolve_model_spec
+    from modern_llm.loading import resolve_model_spec
     from modern_llm.checkpoints import load_checkpoint
     kind, where = resolve_model_spec(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
@@ -300,8 +300,8 @@ def _export_adapter(args, adapter: dict | None) -> Path:
 # %% ../nbs/13_cli.ipynb #c016aa
 def _export(args) -> Path:
     "Write the export `args` ask for; return its path."
-    from modern_llm.hub import load_pretrained
-    from modern_llm.hf import export_hf
+    from modern_llm.loading import load_pretrained
+    from modern_llm.transformers_models import export_hf
     if args.quant and args.format != 'gguf':
         raise ConfigError('--quant applies to --format gguf only')
     adapter = _adapter_of(args.model)
@@ -344,7 +344,7 @@ def _push(args, out: Path):
 # %% ../nbs/13_cli.ipynb #c016ag2
 def _check_push(args):
     "Refuse `--push-to-hub` when offline mode is on or the hub cannot be reached."
-    from modern_llm.hub_access import hub_reachable, offline_mode
+    from modern_llm.hub_network import hub_reachable, offline_mode
     if args.push_to_hub and (offline_mode() or not hub_reachable()):
         why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
         raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "

@@ -12,7 +12,7 @@ import torch
 from .data import Example, Turn
 from .tasks import eval_tasks, check_answer, safety_eval, context_eval, is_refusal, check_context
 from .prompts import Pretrained
-from .hub import load_pretrained
+from .loading import load_pretrained
 from .generate import generate
 from .tokenized import tokenize_examples
 from .batching import BatchPlan, BatchStream

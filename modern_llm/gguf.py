@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn as nn
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, native_from_state
 from .tokenizer import cache_dir
-from .hf import GGUF_NAMES, HFCausalLM, NotNative, rename
+from .transformers_models import GGUF_NAMES, HFCausalLM, NotNative, rename
 
 # %% auto #0
 __all__ = ['GGUF_CONVERSION', 'gguf_config', 'gguf_reader', 'read_gguf', 'save_safetensors', 'load_safetensors', 'load_gguf']

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM
-from .hf import GGUF_NAMES, CLASSIC_CHAT_TEMPLATE, rename
+from .transformers_models import GGUF_NAMES, CLASSIC_CHAT_TEMPLATE, rename
 from .tokenizer import bos_prefix, resolve_style
 
 # %% auto #0

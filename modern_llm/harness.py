@@ -15,10 +15,10 @@ from lm_eval.models.utils import handle_stop_sequences, has_bos_prefix, normaliz
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from .data import DataError
 from .generate import generate
-from .hf import CLASSIC_CHAT_TEMPLATE
+from .transformers_models import CLASSIC_CHAT_TEMPLATE
 from .prompts import Pretrained
-from .hub import load_pretrained
-from .hub_access import offline_mode
+from .loading import load_pretrained
+from .hub_network import offline_mode
 from .sources import ASSETS_DIR
 
 # %% auto #0

@@ -205,7 +205,7 @@ def check_memory(cfg: SFTConfig, shape: ModelConfig, device='cpu', bf16: bool = 
 # %% ../nbs/08b_memory.ipynb #c035
 def hf_shape(hc) -> ModelConfig:
     "The native shape of a transformers config; other architectures as a Llama block of the same widths."
-    from modern_llm.hf import NotNative, config_from_hf
+    from modern_llm.transformers_models import NotNative, config_from_hf
     try: return config_from_hf(hc)
     except NotNative: pass
     get = lambda *names, default=None: next((getattr(hc, n) for n in names if getattr(hc, n, None)), default)
@@ -224,7 +224,7 @@ def shape_of(model: nn.Module) -> ModelConfig:
 # %% ../nbs/08b_memory.ipynb #c035d
 def model_shape(spec) -> ModelConfig | None:
     "The shape of base model `spec` (as `SFTConfig.base_model` takes it), read without loading weights; None if unknown offline."
-    from modern_llm.hub import resolve_model_spec
+    from modern_llm.loading import resolve_model_spec
     from modern_llm.checkpoints import load_checkpoint
     from modern_llm.gguf import gguf_config, gguf_reader
     kind, where = resolve_model_spec(spec)

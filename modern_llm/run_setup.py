@@ -11,7 +11,7 @@ from .config import ConfigError, SFTConfig
 from .batching import BatchPlan, BatchStream
 from .pipeline import prepare_data, text_data
 from .prompts import Pretrained
-from .hub import load_pretrained
+from .loading import load_pretrained
 from .checkpoints import CheckpointError
 from .training_state import checkpoint_bytes
 from .memory import check_memory, model_shape, shape_of

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .hub_access import hub_reachable, offline_mode
+from .hub_network import hub_reachable, offline_mode
 from .data import (Example, SkipRow, DataError, ADAPTERS, MESSAGE_KEYS, LAYOUTS_HINT,
                              detect_format, parse_columns,
                              _mapped, _check_message_keys)

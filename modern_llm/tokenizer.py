@@ -8,7 +8,7 @@ import base64, hashlib, importlib.util, os, shutil, tempfile, weakref
 from dataclasses import dataclass
 from pathlib import Path
 from .data import DataError, Example, Turn
-from .hub_access import hub_reachable, offline_mode
+from .hub_network import hub_reachable, offline_mode
 
 # %% auto #0
 __all__ = ['ALIASES', 'cache_dir', 'smollm2_gguf_path', 'gpt2_tiktoken_path', 'merges_from_ranks', 'gpt2_tokenizer_from_tiktoken',

@@ -6,7 +6,7 @@ from transformers import AutoModelForCausalLM
 from modern_llm.adapters import inject_lora, load_adapter_state
 from modern_llm.cli import main
 from modern_llm.checkpoints import load_checkpoint
-from modern_llm.hub import load_pretrained
+from modern_llm.loading import load_pretrained
 from modern_llm.checkpoints import save_model
 from modern_llm.testing import tiny_pretrained
 

@@ -6,10 +6,10 @@ import pytest, torch
 from huggingface_hub import ModelCard
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from modern_llm.cli import main
-from modern_llm.hf import CLASSIC_CHAT_TEMPLATE
+from modern_llm.transformers_models import CLASSIC_CHAT_TEMPLATE
 from modern_llm.tiny_hf import TINY_FAMILIES, tiny_hf_model
 from modern_llm.chat_templates import stop_token_ids
-from modern_llm.hub import load_pretrained
+from modern_llm.loading import load_pretrained
 
 IDS = torch.randint(3, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
 

@@ -2,7 +2,7 @@
 import json, os, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
-from modern_llm.hub_access import hub_reachable
+from modern_llm.hub_network import hub_reachable
 
 EXE = shutil.which('modern-llm') or str(Path(sys.executable).parent / 'modern-llm')
 

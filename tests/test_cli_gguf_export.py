@@ -3,7 +3,7 @@ our importer reads back the weights the quantization keeps, and bad requests are
 import subprocess, sys
 import gguf, pytest, torch
 from modern_llm.checkpoints import save_model
-from modern_llm.hub import load_model
+from modern_llm.loading import load_model
 from modern_llm.tokenizer import load_tokenizer
 from modern_llm.testing import tiny_pretrained
 
@@ -46,7 +46,7 @@ def test_export_gguf_refusals(tmp_path):
 def test_export_gguf_qwen(tmp_path, family):
     "A fine-tuned tiny Qwen2 (biases) or Qwen3 (Q/K norms) as llama.cpp's qwen2/qwen3: transformers' GGUF reader gets our logits."
     from modern_llm.tiny_hf import tiny_hf_model
-    from modern_llm.hub import load_pretrained
+    from modern_llm.loading import load_pretrained
     from modern_llm.gguf_export import transformers_gguf, logit_gap
     from modern_llm.cli import main   # in this process: the imports once, not per command
     base = tiny_hf_model(family, tmp_path / 'base')

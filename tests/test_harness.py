@@ -8,10 +8,10 @@ from modern_llm.adapters import inject_lora, adapter_state, target_names, weight
 from modern_llm.checkpoints import save_checkpoint
 from modern_llm.cli import main
 from modern_llm.harness import LOCAL_TASKS, ModernLM, run_harness, request_outputs, task_manager, CLASSIC_CHAT_TEMPLATE
-from modern_llm.hf import HFCausalLM
+from modern_llm.transformers_models import HFCausalLM
 from modern_llm.prompts import Pretrained
 from modern_llm.checkpoints import model_config_dict, save_model
-from modern_llm.hub_access import offline_mode
+from modern_llm.hub_network import offline_mode
 from modern_llm.testing import tiny_model
 from modern_llm.tokenizer import load_tokenizer
 

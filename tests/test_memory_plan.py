@@ -18,7 +18,7 @@ def test_plan_reads_each_architecture_from_its_config(tmp_path, family):
     "Layers, widths, heads, KV heads, vocabulary and tying from the transformers config; the blocks' matrices counted as the model has them."
     import torch
     from transformers import AutoConfig
-    from modern_llm.hf import load_hf_dir
+    from modern_llm.transformers_models import load_hf_dir
     from modern_llm.tiny_hf import tiny_hf_model
     from modern_llm.memory import projection_params
     d = tiny_hf_model(family, tmp_path / family)

@@ -11,8 +11,8 @@ import gguf, pytest, torch
 from modern_llm.generate import generate, left_pad, prompt_ids
 from modern_llm.checkpoints import CheckpointError, load_checkpoint
 from modern_llm.model import ModelLoadError
-from modern_llm.hf import export_hf
-from modern_llm.hub import load_model, load_pretrained
+from modern_llm.transformers_models import export_hf
+from modern_llm.loading import load_model, load_pretrained
 from modern_llm.checkpoints import save_model
 from modern_llm.model import ModelConfig, ModernDecoderLM
 from modern_llm.tokenizer import smollm2_gguf_path
@@ -122,7 +122,7 @@ def test_wrapped_model_trains_packed_as_unpacked(tmp_path):
     import json
     from transformers import GPT2Config, GPT2LMHeadModel
     from modern_llm.config import SFTConfig
-    from modern_llm.hf import HFCausalLM
+    from modern_llm.transformers_models import HFCausalLM
     from modern_llm.prompts import Pretrained
     from modern_llm.tokenizer import load_tokenizer, resolve_style
     from modern_llm.train import Trainer

@@ -15,7 +15,7 @@ __all__ = ['run_ours', 'hf_model', 'hf_tokenizer_and_config', 'bench_data', 'run
 # %% ../../nbs/15b_bench_contenders.ipynb #c019
 def run_ours(spec: BenchSpec, finetune: str = 'full') -> BenchResult:
     from modern_llm.config import SFTConfig
-    from modern_llm.hub import load_pretrained
+    from modern_llm.loading import load_pretrained
     from modern_llm.train import Trainer
     from modern_llm.step import train_step
     dtype = fastest_dtype(spec.torch_device)
@@ -45,7 +45,7 @@ def hf_model(spec: BenchSpec, dtype=torch.float32, attn_implementation: str = 's
 def hf_tokenizer_and_config(spec: BenchSpec) -> tuple:
     "The exported directory's tokenizer, and its architecture as a `ModelConfig` for counting FLOPs (no weights loaded)."
     from transformers import AutoConfig, AutoTokenizer
-    from modern_llm.hf import config_from_hf
+    from modern_llm.transformers_models import config_from_hf
     return AutoTokenizer.from_pretrained(spec.hf_dir), config_from_hf(AutoConfig.from_pretrained(spec.hf_dir))
 
 def bench_data(spec: BenchSpec, tok):

@@ -96,7 +96,7 @@ def random_pretrained(shape: str, seed: int = 0):
 
 def bench_pretrained(spec: BenchSpec):
     "The spec's model as a `Pretrained`."
-    from modern_llm.hub import load_pretrained
+    from modern_llm.loading import load_pretrained
     from modern_llm.testing import tiny_pretrained
     if spec.model == 'tiny': return tiny_pretrained()
     if spec.model.startswith(RANDOM): return random_pretrained(spec.model[len(RANDOM):], spec.seed)
@@ -104,7 +104,7 @@ def bench_pretrained(spec: BenchSpec):
 
 def prepare(spec: BenchSpec):
     "Write the rows and the HF model directory of `spec` (each only once)."
-    from modern_llm.hf import export_hf
+    from modern_llm.transformers_models import export_hf
     Path(spec.workdir).mkdir(parents=True, exist_ok=True)
     if not spec.data_path.exists():
         tmp = spec.data_path.with_suffix('.tmp')

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json, re
 from pathlib import Path
 import torch, torch.nn as nn
-from .hub_access import hub_reachable, offline_mode
+from .hub_network import hub_reachable, offline_mode
 from .model import ModelConfig, ModelLoadError, ModernDecoderLM, native_from_state
 from .checkpoints import CheckpointError, load_checkpoint
-from .hf import HFCausalLM, load_hf_dir
+from .transformers_models import HFCausalLM, load_hf_dir
 from .gguf import load_gguf
 from .tokenizer import smollm2_gguf_path, load_tokenizer, resolve_style
 from .prompts import Pretrained
