@@ -48,7 +48,8 @@ def _generate_args(p: argparse.ArgumentParser):
     p.add_argument('--model', required=True); p.add_argument('--prompt', required=True)
     p.add_argument('--input'); p.add_argument('--system'); p.add_argument('--tokenizer')
     p.add_argument('--max-new-tokens', type=int, default=256)
-    p.add_argument('--temperature', type=float, default=0.0); p.add_argument('--top-p', type=float, default=1.0)
+    p.add_argument('--temperature', type=float, default=0.0)
+    p.add_argument('--top-p', type=float, default=1.0)
     p.add_argument('--top-k', type=int, default=0); p.add_argument('--seed', type=int)
 
 # %% ../nbs/13_cli.ipynb #c014
@@ -90,7 +91,8 @@ def _harness_manager(args):
     if not args.harness: return None
     try: from modern_llm.harness import task_manager, load_tasks
     except ImportError:
-        raise ConfigError("--harness needs lm-evaluation-harness: pip install 'modern_llm[eval]'") from None
+        raise ConfigError("--harness needs lm-evaluation-harness: "
+                          "pip install 'modern_llm[eval]'") from None
     load_tasks(args.harness, manager := task_manager())
     return manager
 
@@ -166,7 +168,8 @@ def _export(args) -> Path:
     if args.format == 'adapter': return _export_adapter(args, adapter)
     pre = load_pretrained(args.model)
     if adapter:
-        into = 'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'
+        qlora = adapter['finetune'] == 'qlora'
+        into = 'the de-quantized NF4 base it was trained on' if qlora else 'its base'
         print(f"merged the {adapter['finetune']} adapter into {into} ({adapter['base']['model']})",
               file=sys.stderr)
     if args.format == 'gguf':
@@ -204,9 +207,11 @@ def _check_push(args):
     "Refuse `--push-to-hub` when offline mode is on or the hub cannot be reached."
     from modern_llm.hub_access import hub_reachable, offline_mode
     if args.push_to_hub and (offline_mode() or not hub_reachable()):
-        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
-        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "
-                          f"folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+        why = ('offline mode is on (HF_HUB_OFFLINE)' if offline_mode()
+               else 'the Hugging Face Hub is unreachable')
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload "
+                          f"the folder where you have internet "
+                          f"(`hf upload {args.push_to_hub} {args.out}`)")
 
 # %% ../nbs/13_cli.ipynb #c016ah
 @subcommand('export', 'write a Hugging Face model directory or a GGUF file', _export_args)
@@ -253,8 +258,8 @@ def _bench_args(p: argparse.ArgumentParser):
                    help='where bench.json, bench.md and the prepared model go')
 
 # %% ../nbs/13_cli.ipynb #c019d
-@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same model and data',
-            _bench_args)
+@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same '
+                     'model and data', _bench_args)
 def cmd_bench(args) -> int:
     # here, not above: the library never imports the benchmark
     from modern_llm.bench.harness import bench_main
