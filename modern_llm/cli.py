@@ -4,31 +4,20 @@
 
 # %% ../nbs/13_cli.ipynb #c003
 from __future__ import annotations
-import argparse, dataclasses, json, sys
+import argparse, json, sys
 from pathlib import Path
-from .config import ConfigError, load_config, save_config
-from .cli_flags import add_config_flags, config_from_args
+from .config import ConfigError, load_config
 from .data import DataError
+from .cli_train import SUBCOMMANDS, subcommand
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'STAGES', 'subcommand', 'parser', 'main', 'cmd_sft', 'cmd_data', 'cmd_pipeline', 'cmd_plan',
-           'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
+__all__ = ['parser', 'main', 'cmd_generate', 'cmd_eval', 'cmd_export', 'cmd_bench']
 
 # %% ../nbs/13_cli.ipynb #c020
 def _user_errors() -> tuple:
     from modern_llm.model import ModelLoadError
     from modern_llm.train import TrainingError
     return ConfigError, DataError, FileNotFoundError, ModelLoadError, TrainingError
-
-# %% ../nbs/13_cli.ipynb #c020c
-SUBCOMMANDS = {}   # name: (help, add_flags, handler)
-
-def subcommand(name: str, help: str, add_flags):
-    "Register the decorated handler as `modern-llm name`, with the flags `add_flags(parser)` adds."
-    def register(handler):
-        SUBCOMMANDS[name] = (help, add_flags, handler)
-        return handler
-    return register
 
 # %% ../nbs/13_cli.ipynb #c021
 def parser() -> argparse.ArgumentParser:
@@ -53,144 +42,14 @@ def main(argv=None) -> int:
               'no new checkpoint was written, and those already on disk are whole', file=sys.stderr)
         return 130
 
-# %% ../nbs/13_cli.ipynb #c012a
-def _sft_args(p: argparse.ArgumentParser):
-    "The config flags, --resume and --force."
-    add_config_flags(p)
-    p.add_argument('--resume', help="checkpoint to continue from, or 'auto' for the run's newest")
-    p.add_argument('--force', action='store_true',
-                   help='start even if the memory plan says the run will not fit')
-
-# %% ../nbs/13_cli.ipynb #c012
-@subcommand('sft', 'fine-tune a model on instruction data', _sft_args)
-def cmd_sft(args) -> int:
-    "Fine-tune; print the final checkpoint path (from process 0 alone under torchrun)."
-    import matplotlib; matplotlib.use('Agg')
-    from modern_llm.train import run_sft
-    from modern_llm.devices import dist_env
-    cfg = config_from_args(args)
-    # pipeline's --force means redo
-    if args.command == 'sft' and args.force: cfg = dataclasses.replace(cfg, check_memory=False)
-    # 'auto' is resolved by run_sft, under the run's lock
-    if args.resume: cfg = dataclasses.replace(cfg, resume_from=args.resume)
-    final = run_sft(cfg)
-    if dist_env().main: print(final)
-    return 0
-
-# %% ../nbs/13_cli.ipynb #c010
-@subcommand('data', 'prepare and profile the data of a config', add_config_flags)
-def cmd_data(args) -> int:
-    "Prepare and profile the data of a config; write data_report.json and token_lengths.png to its run."
-    cfg = config_from_args(args)   # before the heavy imports, so a bad flag fails at once
-    import matplotlib; matplotlib.use('Agg')
-    from modern_llm.pipeline import prepare_data, data_report, format_report, plot_lengths
-    from modern_llm.run_log import make_run_dir
-    prep = prepare_data(cfg)
-    rep = data_report(prep, cfg)
-    print(format_report(rep))
-    make_run_dir(cfg.run_dir)
-    (cfg.run_dir / 'data_report.json').write_text(json.dumps(rep, indent=2) + '\n')
-    plot_lengths(prep, cfg, cfg.run_dir / 'token_lengths.png')
-    save_config(cfg, cfg.run_dir / 'config.json')
-    print(f'wrote {cfg.run_dir}/data_report.json and token_lengths.png')
-    return 0
-
-# %% ../nbs/13_cli.ipynb #c017a
-STAGES = ('sft',)
-
-def _pipeline_args(p: argparse.ArgumentParser):
-    "The config flags, --stage and --force."
-    add_config_flags(p)
-    p.add_argument('--stage', default='sft', choices=('all',) + STAGES)
-    p.add_argument('--force', action='store_true')
-
-# %% ../nbs/13_cli.ipynb #c018
-@subcommand('pipeline', 'run the training stages in order, skipping finished ones', _pipeline_args)
-def cmd_pipeline(args) -> int:
-    from modern_llm.checkpoints import checkpoint_name
-    from modern_llm.devices import dist_env
-    cfg, main = config_from_args(args), dist_env().main
-    for stage in STAGES[STAGES.index(args.stage):] if args.stage != 'all' else STAGES:
-        final = checkpoint_name(cfg, 'final')
-        if final.exists() and not args.force:
-            if main: print(f'{stage}: {final} exists, skipped (--force to redo)', file=sys.stderr)
-        else:
-            args.resume = None
-            cmd_sft(args)
-        if main: print(final)
-    return 0
-
-# %% ../nbs/13_cli.ipynb #c016f
-def _plan_args(p: argparse.ArgumentParser):
-    "The config flags, --shape, --memory-gb, --device and --nproc."
-    add_config_flags(p)
-    p.add_argument('--shape', help='plan for a named model shape instead of the base model')
-    p.add_argument('--memory-gb', type=float,
-                   help="plan for a device with this much memory instead of this one's")
-    p.add_argument('--device', choices=('cuda', 'cpu'),
-                   help="plan for this kind of device (its precision, runtime and allocator terms) "
-                        "instead of this machine's")
-    p.add_argument('--nproc', type=int, default=1,
-                   help='plan for each of this many torchrun processes (fsdp shares the model '
-                        'among them)')
-
-# %% ../nbs/13_cli.ipynb #c016i
-def _plan_shape(args, cfg):
-    "The model shape to plan for: `--shape`, else the config's base model's, read offline."
-    from modern_llm.memory import SHAPES, model_shape
-    if args.shape and args.shape not in SHAPES:
-        raise ConfigError(f"unknown --shape '{args.shape}'; known: {', '.join(SHAPES)}")
-    shape = SHAPES[args.shape] if args.shape else model_shape(cfg.base_model)
-    if shape is None:
-        raise ConfigError(f"the shape of '{cfg.base_model}' cannot be read offline; "
-                          f"pass --shape with one of {', '.join(SHAPES)}")
-    return shape
-
-# %% ../nbs/13_cli.ipynb #c016l
-def _plan_device(args, cfg) -> tuple:
-    "(device, bf16): the device to plan for, and whether it computes in BF16 autocast."
-    import torch
-    from modern_llm.devices import pick_device, autocast_dtype
-    device = torch.device(args.device) if args.device else pick_device(cfg)
-    # planning a GPU run from a machine without one
-    elsewhere = device.type == 'cuda' and not torch.cuda.is_available()
-    if elsewhere and not args.memory_gb:
-        raise ConfigError("--device cuda: no CUDA device here to measure; "
-                          "pass --memory-gb with the GPU's memory")
-    bf16 = cfg.mixed_precision != 'fp32' if elsewhere else autocast_dtype(cfg, device) is not None
-    return device, bf16
-
-# %% ../nbs/13_cli.ipynb #c016o
-def _plan_title(args, cfg, bf16: bool) -> str:
-    "One line naming what the plan is for."
-    return (f"{args.shape or cfg.base_model}: finetune={cfg.finetune}, "
-            f"{cfg.micro_batch_size} x {cfg.max_seq_len} tokens per micro-batch, "
-            f"{'bf16 autocast' if bf16 else 'fp32'}"
-            f"{', gradient checkpointing' if cfg.gradient_checkpointing else ''}"
-            f"{f', {cfg.distributed} over {args.nproc} processes' if args.nproc > 1 else ''}")
-
-# %% ../nbs/13_cli.ipynb #c016b
-@subcommand('plan', "print a config's memory plan without loading weights", _plan_args)
-def cmd_plan(args) -> int:
-    "Print the memory plan of the config's base model (or `--shape`) on this device (or `--device`)."
-    from modern_llm.memory import memory_plan, format_plan, cheapest_fit
-    cfg = config_from_args(args)
-    shape = _plan_shape(args, cfg)
-    device, bf16 = _plan_device(args, cfg)
-    available = args.memory_gb * 1e9 if args.memory_gb else None
-    plan = memory_plan(cfg, shape, device, bf16, available, world=args.nproc)
-    print(format_plan(plan, _plan_title(args, cfg, bf16)))
-    fix = None if plan.fits else cheapest_fit(cfg, shape, device, bf16, available, world=args.nproc)
-    if fix: print(f'cheapest change that fits: {fix[0]} ({fix[1].total / 1e9:.1f} GB)')
-    return 0
-
 # %% ../nbs/13_cli.ipynb #c013a
 def _generate_args(p: argparse.ArgumentParser):
     "--model and --prompt (required), --input, --system, --tokenizer and the sampling settings."
     p.add_argument('--model', required=True); p.add_argument('--prompt', required=True)
     p.add_argument('--input'); p.add_argument('--system'); p.add_argument('--tokenizer')
     p.add_argument('--max-new-tokens', type=int, default=256)
-    p.add_argument('--temperature', type=float, default=0.0); p.add_argument('--top-p', type=float, default=1.0)
+    p.add_argument('--temperature', type=float, default=0.0)
+    p.add_argument('--top-p', type=float, default=1.0)
     p.add_argument('--top-k', type=int, default=0); p.add_argument('--seed', type=int)
 
 # %% ../nbs/13_cli.ipynb #c014
@@ -232,7 +91,8 @@ def _harness_manager(args):
     if not args.harness: return None
     try: from modern_llm.harness import task_manager, load_tasks
     except ImportError:
-        raise ConfigError("--harness needs lm-evaluation-harness: pip install 'modern_llm[eval]'") from None
+        raise ConfigError("--harness needs lm-evaluation-harness: "
+                          "pip install 'modern_llm[eval]'") from None
     load_tasks(args.harness, manager := task_manager())
     return manager
 
@@ -308,7 +168,8 @@ def _export(args) -> Path:
     if args.format == 'adapter': return _export_adapter(args, adapter)
     pre = load_pretrained(args.model)
     if adapter:
-        into = 'the de-quantized NF4 base it was trained on' if adapter['finetune'] == 'qlora' else 'its base'
+        qlora = adapter['finetune'] == 'qlora'
+        into = 'the de-quantized NF4 base it was trained on' if qlora else 'its base'
         print(f"merged the {adapter['finetune']} adapter into {into} ({adapter['base']['model']})",
               file=sys.stderr)
     if args.format == 'gguf':
@@ -346,9 +207,11 @@ def _check_push(args):
     "Refuse `--push-to-hub` when offline mode is on or the hub cannot be reached."
     from modern_llm.hub_network import hub_reachable, offline_mode
     if args.push_to_hub and (offline_mode() or not hub_reachable()):
-        why = 'offline mode is on (HF_HUB_OFFLINE)' if offline_mode() else 'the Hugging Face Hub is unreachable'
-        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload the "
-                          f"folder where you have internet (`hf upload {args.push_to_hub} {args.out}`)")
+        why = ('offline mode is on (HF_HUB_OFFLINE)' if offline_mode()
+               else 'the Hugging Face Hub is unreachable')
+        raise ConfigError(f"--push-to-hub {args.push_to_hub}: {why}; export without it, then upload "
+                          f"the folder where you have internet "
+                          f"(`hf upload {args.push_to_hub} {args.out}`)")
 
 # %% ../nbs/13_cli.ipynb #c016ah
 @subcommand('export', 'write a Hugging Face model directory or a GGUF file', _export_args)
@@ -395,8 +258,8 @@ def _bench_args(p: argparse.ArgumentParser):
                    help='where bench.json, bench.md and the prepared model go')
 
 # %% ../nbs/13_cli.ipynb #c019d
-@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same model and data',
-            _bench_args)
+@subcommand('bench', 'time our trainer against a plain transformers loop and TRL on the same '
+                     'model and data', _bench_args)
 def cmd_bench(args) -> int:
     # here, not above: the library never imports the benchmark
     from modern_llm.bench.harness import bench_main
