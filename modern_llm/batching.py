@@ -93,14 +93,14 @@ def epoch(self: BatchPlan, epoch: int) -> list:
         bins = best_fit_decreasing([int(self.lengths[i]) for i in order], self.max_seq_len)
         # the few part-filled rows land in the same micro-batches, which then pad only to their
         # own longest
-        units = sorted(([order[i] for i in b] for b in bins),
+        rows = sorted(([order[i] for i in b] for b in bins),
                        key=lambda b: -sum(self.lengths[i] for i in b))
     else:
         w = self.window * self.micro_batch_size
-        units = [i for s in range(0, len(order), w)
+        rows = [i for s in range(0, len(order), w)
                  for i in sorted(order[s:s + w], key=lambda i: self.lengths[i])]
-    batches = [units[s:s + self.micro_batch_size]
-               for s in range(0, len(units), self.micro_batch_size)]
+    batches = [rows[s:s + self.micro_batch_size]   # a row: a packed bin of examples, or one example
+               for s in range(0, len(rows), self.micro_batch_size)]
     if self.curriculum and epoch == 0: batches.sort(key=self._mean_doc_length)
     else: rng.shuffle(batches)
     return batches

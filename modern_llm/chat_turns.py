@@ -12,7 +12,7 @@ from .chat_templates import (ChatPlan, chat_plan, render_chats, _render_batch, _
                                        _plain, _refuse)
 
 # %% auto #0
-__all__ = ['chat_segments_of', 'chat_segments', 'chat_units']
+__all__ = ['chat_segments_of', 'chat_segments', 'training_examples']
 
 # %% ../nbs/03b_chat_turns.ipynb #c026d
 def _trained_turns(ex: Example) -> list:
@@ -107,7 +107,7 @@ def chat_segments(ex: Example, tok) -> list:
     return chat_segments_of([ex], tok)[0]
 
 # %% ../nbs/03b_chat_turns.ipynb #c026f
-def chat_units(ex: Example, tok) -> list:
+def training_examples(ex: Example, tok) -> list:
     """`ex` as the examples training sees: itself where one render holds every prompt, else one
     example per trained reply."""
     if ex.is_text: return [ex]

@@ -142,9 +142,9 @@ def _export_args(p: argparse.ArgumentParser):
 
 # %% ../nbs/16b_cli.ipynb #c016x
 def _adapter_of(spec) -> dict | None:
-    from modern_llm.loading import resolve_model_spec
+    from modern_llm.loading import locate_model
     from modern_llm.checkpoints import load_checkpoint
-    kind, where = resolve_model_spec(spec)
+    kind, where = locate_model(spec)
     return load_checkpoint(where).get('adapter') if kind == 'pt' else None
 
 # %% ../nbs/16b_cli.ipynb #c016w2

@@ -91,7 +91,7 @@ def loss_by_source(pre: Pretrained, examples, max_seq_len: int = 1024, batch_siz
         sub = data.subset(rows)
         stream = BatchStream(sub, BatchPlan(sub.lengths, batch_size, max_seq_len, packing=False), pad)
         loss = evaluate_loss(pre.model, stream.epoch_batches(), device)
-        out[source] = {'loss': loss, 'ppl': math.exp(min(loss, 50)), 'rows': len(rows), 'tokens': int(sub.trained.sum())}
+        out[source] = {'loss': loss, 'ppl': math.exp(min(loss, 50)), 'rows': len(rows), 'tokens': int(sub.trained_mask.sum())}
     return out
 
 # %% ../nbs/12_evaluate.ipynb #c012r

@@ -17,7 +17,7 @@ from .prompts import Pretrained
 from .adapters import model_from_adapter
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'model_from_checkpoint', 'resolve_model_spec', 'hub_snapshot', 'load_model', 'check_vocab',
+__all__ = ['MODEL_ALIASES', 'model_from_checkpoint', 'locate_model', 'hub_snapshot', 'load_model', 'check_vocab',
            'load_pretrained']
 
 # %% ../nbs/07d_loading.ipynb #c016
@@ -39,9 +39,9 @@ def model_from_checkpoint(ck: dict, source='checkpoint') -> ModernDecoderLM:
 MODEL_ALIASES = ('smollm2-135m', 'smollm2-135m-instruct')
 _HUB_ID = re.compile(r'[\w.-]+(/[\w.-]+)?')
 
-def resolve_model_spec(spec) -> tuple[str, object]:
+def locate_model(name) -> tuple[str, object]:
     "(kind, location): kind is 'pt', 'gguf', 'hf_dir' or 'hub'. The aliases name the embedded SmolLM2-135M GGUF."
-    s = str(spec)
+    s = str(name)
     if s.lower() in MODEL_ALIASES: return 'gguf', smollm2_gguf_path()
     p = Path(s).expanduser()
     if p.is_dir(): return 'hf_dir', p
@@ -70,9 +70,9 @@ def hub_snapshot(model_id: str) -> Path:
                                                 f"{str(e)[:200]}). {hint}") from None
 
 # %% ../nbs/07d_loading.ipynb #c049
-def load_model(spec, dtype=torch.float32) -> nn.Module:
+def load_model(name, dtype=torch.float32) -> nn.Module:
     "A model from a native `.pt` checkpoint, an HF directory or hub id, a GGUF file, or the alias 'smollm2-135m'."
-    kind, where = resolve_model_spec(spec)
+    kind, where = locate_model(name)
     if kind == 'pt': return model_from_checkpoint(load_checkpoint(where), where).to(dtype)
     if kind == 'gguf': return load_gguf(where, dtype)
     return load_hf_dir(hub_snapshot(where) if kind == 'hub' else where, dtype)
@@ -86,10 +86,10 @@ def check_vocab(model: nn.Module, tok, source: str = 'model'):
                              f"this model, or resize the model's embeddings first.")
 
 # %% ../nbs/07d_loading.ipynb #801f99b7
-def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None = None,
+def load_pretrained(name, tokenizer: str | None = None, prompt_style: str | None = None,
                     dtype=torch.float32) -> Pretrained:
-    "Model, tokenizer and prompt style for `spec`; `tokenizer`/`prompt_style` override what the source records."
-    kind, where = resolve_model_spec(spec)
+    "Model, tokenizer and prompt style for `name`; `tokenizer`/`prompt_style` override what the source records."
+    kind, where = locate_model(name)
     if kind == 'pt':
         ck = load_checkpoint(where)
         model, info = model_from_checkpoint(ck, where).to(dtype), ck.get('tokenizer') or {}
@@ -98,8 +98,8 @@ def load_pretrained(spec, tokenizer: str | None = None, prompt_style: str | None
     else:
         local = hub_snapshot(where) if kind == 'hub' else where
         model = load_gguf(local, dtype) if kind == 'gguf' else load_hf_dir(local, dtype)
-        tok_name = tokenizer or (str(spec) if str(spec).lower() in MODEL_ALIASES else str(local))
+        tok_name = tokenizer or (str(name) if str(name).lower() in MODEL_ALIASES else str(local))
         style = prompt_style or 'auto'
     tok = load_tokenizer(tok_name)
-    check_vocab(model, tok, f"model '{spec}' with tokenizer '{tok_name}'")
+    check_vocab(model, tok, f"model '{name}' with tokenizer '{tok_name}'")
     return Pretrained(model, tok, resolve_style(style, tok), tok_name)

@@ -9,11 +9,11 @@ import numpy as np
 from .data import Example, Turn, SkipRow
 from .tokenizer import encode_texts, encode_segments, resolve_style, bos_prefix
 from .chat_templates import chat_plan
-from .chat_turns import chat_units
+from .chat_turns import training_examples
 from .prompts import segments, encode_prompt
 
 # %% auto #0
-__all__ = ['IGNORE', 'labels_of', 'token_status', 'show_mask', 'fit_example', 'check_masking']
+__all__ = ['IGNORE', 'labels_of', 'token_status', 'show_mask', 'truncate_example', 'check_masking']
 
 # %% ../nbs/04_masking.ipynb #c006
 IGNORE = -100
@@ -84,7 +84,7 @@ def _leading_turns(segs, runs, ids, tok, max_len: int) -> tuple | None:
     return encode_segments(segs[:keep], tok, iter(runs[:n_runs]))
 
 # %% ../nbs/04_masking.ipynb #c013
-def fit_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None,
+def truncate_example(ex: Example, tok, style: str, max_len: int, policy: str = 'context', segs=None,
                 runs=None) -> tuple:
     """(ids, trained, note) of `ex` within `max_len` tokens; `SkipRow` when that would cut a
     response. `segs` and `runs` (its segments and their runs' ids, when encoded) spare encoding."""
@@ -142,5 +142,5 @@ def check_masking(ex: Example, tok, style='auto'):
     """Assert Invariants 1 and 2 for `ex`: prompts are token prefixes and trained runs are exactly
     the responses + end-of-turn."""
     style = resolve_style(style, tok)
-    for unit in chat_units(ex, tok) if style == 'chat_template' else [ex]:
+    for unit in training_examples(ex, tok) if style == 'chat_template' else [ex]:
         _check_unit(unit, tok, style)

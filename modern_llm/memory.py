@@ -224,10 +224,10 @@ def shape_of(model: nn.Module) -> ModelConfig:
 # %% ../nbs/08c_memory.ipynb #c035d
 def model_shape(spec) -> ModelConfig | None:
     "The shape of base model `spec` (as `SFTConfig.base_model` takes it), read without loading weights; None if unknown offline."
-    from modern_llm.loading import resolve_model_spec
+    from modern_llm.loading import locate_model
     from modern_llm.checkpoints import load_checkpoint
     from modern_llm.gguf import gguf_config, gguf_reader
-    kind, where = resolve_model_spec(spec)
+    kind, where = locate_model(spec)
     if kind == 'gguf': return gguf_config(gguf_reader(where))
     if kind == 'pt':
         ck = load_checkpoint(where)

@@ -207,8 +207,8 @@ def text_data(source: str | None, tok, max_seq_len: int) -> TokenizedData:
 # %% ../nbs/08_pipeline.ipynb #c037
 def _length_stats(data: TokenizedData) -> dict:
     L = data.lengths
-    return dict(rows=len(data), tokens=int(L.sum()), trained_tokens=int(data.trained.sum()),
-                trained_fraction=float(data.trained.sum() / max(1, L.sum())), mean=float(L.mean()),
+    return dict(rows=len(data), tokens=int(L.sum()), trained_tokens=int(data.trained_mask.sum()),
+                trained_fraction=float(data.trained_mask.sum() / max(1, L.sum())), mean=float(L.mean()),
                 median=float(np.median(L)), p95=float(np.percentile(L, 95)), max=int(L.max()))
 
 # %% ../nbs/08_pipeline.ipynb #c037s

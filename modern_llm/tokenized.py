@@ -14,9 +14,9 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .data import SkipRow
 from .tokenizer import encode_texts, encode_segments, resolve_style, cache_dir, bos_prefix
-from .chat_turns import chat_units
+from .chat_turns import training_examples
 from .prompts import segments, segments_of
-from .masking import fit_example
+from .masking import truncate_example
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'TokenizedData', 'encoded_chunks', 'text_windows', 'tokenize_examples', 'tokenizer_fingerprint',
@@ -27,7 +27,7 @@ __all__ = ['CACHE_VERSION', 'TokenizedData', 'encoded_chunks', 'text_windows', '
 class TokenizedData:
     "Flat token storage for a dataset: row i is `tokens[offsets[i]:offsets[i+1]]`."
     tokens: np.ndarray
-    trained: np.ndarray
+    trained_mask: np.ndarray
     offsets: np.ndarray
     sources: list
     report: dict = field(default_factory=dict)
@@ -39,9 +39,9 @@ class TokenizedData:
 # %% ../nbs/04a_tokenized.ipynb #c017a1
 @patch
 def row(self: TokenizedData, i) -> tuple:
-    "(ids, trained) of row `i`."
+    "(ids, trained_mask) of row `i`: the tokens and which of them are trained."
     s = slice(self.offsets[i], self.offsets[i + 1])
-    return self.tokens[s], self.trained[s]
+    return self.tokens[s], self.trained_mask[s]
 
 # %% ../nbs/04a_tokenized.ipynb #c017a4
 @patch(cls_method=True)
@@ -88,12 +88,13 @@ def text_windows(ids, trained, max_len: int) -> list:
     return [(ids[s:s + max_len], trained[s:s + max_len]) for s in range(0, len(ids), max_len)]
 
 # %% ../nbs/04a_tokenized.ipynb #c018a
-def _units(examples: list, tok, style: str) -> tuple[list, list]:
+def _examples_to_train(examples: list, tok, style: str) -> tuple[list, list]:
     """(the examples training sees, the conversation each comes from): one per trained reply where
     the chat template needs it."""
     if style != 'chat_template': return examples, list(range(len(examples)))
-    units = [chat_units(ex, tok) for ex in examples]
-    return [u for us in units for u in us], [i for i, us in enumerate(units) for _ in us]
+    per_example = [training_examples(ex, tok) for ex in examples]
+    return ([e for es in per_example for e in es],
+            [i for i, es in enumerate(per_example) for _ in es])
 
 # %% ../nbs/04a_tokenized.ipynb #c018c
 def _per_turn_cost(conversation: list, lengths: list) -> dict:
@@ -136,7 +137,7 @@ def _fitted_pieces(ex, ids, trained, to_fit: tuple, tok, style: str, max_seq_len
         pieces = text_windows(ids, trained, max_seq_len); truncated['text cut into windows'] += 1
     # fitted once the encoder thread is done: fitting calls the tokenizer too
     elif len(ids) > max_seq_len:
-        ids, trained, note = fit_example(ex, tok, style, max_seq_len, truncation, *to_fit)
+        ids, trained, note = truncate_example(ex, tok, style, max_seq_len, truncation, *to_fit)
         pieces = [(ids, trained)]; truncated[note] += 1
     if not np.any(trained): raise SkipRow('no trained tokens')
     return pieces
@@ -146,7 +147,7 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
                       chunk=2048) -> TokenizedData:
     "Tokenize and mask `examples`; skipped rows are counted by reason in `.report`."
     style, examples = resolve_style(style, tok), list(examples)
-    rows, (examples, conversation) = len(examples), _units(examples, tok, style)
+    rows, (examples, conversation) = len(examples), _examples_to_train(examples, tok, style)
     encoded = _encoded_rows(examples, tok, style, max_seq_len, chunk)
     skipped, truncated, kept, sources = Counter(), Counter(), [], []
     for ex, (ids, trained, to_fit) in zip(examples, encoded):
@@ -162,8 +163,8 @@ def tokenize_examples(examples, tok, style='auto', max_seq_len=1024, truncation=
 
 # %% ../nbs/04a_tokenized.ipynb #c025
 # 2: untrained assistant turns and text rows; 3: reasoning, tool calls and tools;
-# 4: ShareGPT, repaired rows
-CACHE_VERSION = 4
+# 4: ShareGPT, repaired rows; 5: the per-token mask stored as trained_mask
+CACHE_VERSION = 5
 
 def tokenizer_fingerprint(tok) -> str:
     "Hash of what decides how `tok` tokenizes and renders."
@@ -190,7 +191,7 @@ def _save_npz(data: TokenizedData, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     # per process: parallel runs may tokenize the same data
     tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')
-    np.savez(tmp, tokens=data.tokens, trained=data.trained, offsets=data.offsets,
+    np.savez(tmp, tokens=data.tokens, trained_mask=data.trained_mask, offsets=data.offsets,
              meta=json.dumps({'sources': data.sources, 'report': data.report}))
     tmp.replace(path)
 
@@ -199,7 +200,7 @@ def _load_npz(path: Path) -> TokenizedData:
     "The `TokenizedData` that `_save_npz` wrote to `path`, its report marked as cached."
     z = np.load(path, allow_pickle=False)
     meta = json.loads(str(z['meta']))
-    return TokenizedData(z['tokens'], z['trained'], z['offsets'], meta['sources'],
+    return TokenizedData(z['tokens'], z['trained_mask'], z['offsets'], meta['sources'],
                          {**meta['report'], 'cached': True})
 
 # %% ../nbs/04a_tokenized.ipynb #c026
@@ -230,7 +231,7 @@ def load_tokenized(path) -> TokenizedData:
     lengths = _mapped(path / 'lengths.bin', np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     return TokenizedData(_mapped(path / 'tokens.bin', np.int32),
-                         _mapped(path / 'trained.bin', bool), offsets,
+                         _mapped(path / 'trained_mask.bin', bool), offsets,
                          meta['sources'], meta['report'])
 
 # %% ../nbs/04a_tokenized.ipynb #c027f
@@ -256,11 +257,11 @@ def tokenize_stream(examples, tok, path, style='auto', max_seq_len=1024, truncat
     tmp.mkdir(parents=True, exist_ok=True)
     sources, reports, rows = [], [], iter(examples)
     try:
-        with (open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained.bin', 'wb') as fm,
+        with (open(tmp / 'tokens.bin', 'wb') as ft, open(tmp / 'trained_mask.bin', 'wb') as fm,
               open(tmp / 'lengths.bin', 'wb') as fl):
             while part := list(itertools.islice(rows, chunk)):
                 data = tokenize_examples(part, tok, style, max_seq_len, truncation)
-                data.tokens.tofile(ft); data.trained.tofile(fm)
+                data.tokens.tofile(ft); data.trained_mask.tofile(fm)
                 data.lengths.astype(np.int64).tofile(fl)
                 sources += data.sources; reports.append(data.report)
     except BaseException:

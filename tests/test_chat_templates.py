@@ -6,7 +6,7 @@ import pytest
 from modern_llm.data import DataError, Example, Turn
 from modern_llm.tokenizer import load_tokenizer, encode_segments
 from modern_llm.chat_templates import trl_chat_templates, chat_plan, stop_token_ids, _messages, _CALL, _WEATHER
-from modern_llm.chat_turns import chat_units, chat_segments_of
+from modern_llm.chat_turns import training_examples, chat_segments_of
 
 FOLDER = trl_chat_templates()
 # vision templates read each message's content as a list of typed parts (text and images); our turns hold text
@@ -124,7 +124,7 @@ def verdict(family: str, ex: Example):
     "The set of differences from TRL over `ex`'s trained runs, or ('refused', message)."
     tok, twin = family_tokenizer(family), (FOLDER / f'{family}_training.jinja').read_text()
     try:
-        units, plan = chat_units(ex, tok), chat_plan(tok)
+        units, plan = training_examples(ex, tok), chat_plan(tok)
         found = set()
         for unit, segs in zip(units, chat_segments_of(units, tok)):
             ids, trained = encode_segments(segs, tok)

@@ -5,7 +5,7 @@ from modern_llm.data import Example, Turn, SkipRow
 from modern_llm.tokenizer import load_tokenizer, encode_segments
 from modern_llm.prompts import segments
 from modern_llm.chat_templates import _messages
-from modern_llm.masking import check_masking, fit_example, labels_of, IGNORE
+from modern_llm.masking import check_masking, truncate_example, labels_of, IGNORE
 from modern_llm.tokenized import tokenize_examples
 
 TOKENIZERS = {name: load_tokenizer(name) for name in ('smollm2-135m', 'gpt2-bpe')}
@@ -68,7 +68,7 @@ def test_batched_tokenization_matches_row_by_row(name, exs):
 def test_truncation_keeps_whole_responses_or_skips(name, ex, max_len):
     """Invariant 3: a row either fits with every kept response whole and trained, or is skipped with a reason."""
     tok = TOKENIZERS[name]
-    try: ids, trained, _ = fit_example(ex, tok, 'auto', max_len)
+    try: ids, trained, _ = truncate_example(ex, tok, 'auto', max_len)
     except SkipRow as e:
         assert 'max_seq_len' in e.reason
         return
