@@ -97,21 +97,24 @@ class MatmulRecorder(TorchFunctionMode):
 _RATES = weakref.WeakKeyDictionary()   # model -> (which parameters train, its rates): one probe per model
 
 def token_flops(model) -> tuple:
-    "(matmul FLOPs per token, attention FLOPs per token and token attended to) of training `model` as it is now."
+    """(blocks' matmul FLOPs per token, the head's per trained position, attention's per token and token attended
+    to) of training `model` as it is now."""
     trains = tuple(p.requires_grad for p in model.parameters())
     if _RATES.get(model, (None,))[0] != trains:
         device = next(model.parameters()).device
         with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
             rec = MatmulRecorder({id(p): n for n, p in model.named_parameters()})
             with rec: model(input_ids=torch.zeros(1, 4, dtype=torch.long, device=device))
-        _RATES[model] = trains, (sum(weight_flops(*m[1:]) for m in rec.matmuls), sum(attention_flops(*a) for a in rec.attention))
+        *blocks, head = [weight_flops(*m[1:]) for m in rec.matmuls]   # the head is the pass's last matmul
+        _RATES[model] = trains, (sum(blocks), head, sum(attention_flops(*a) for a in rec.attention))
     return _RATES[model][1]
 
 # %% ../nbs/08d_step.ipynb #s012t
 def model_flops(model, micro_batches) -> int:
-    "Training FLOPs of `micro_batches` as `model` trains: each document at its own length, no padding."
-    per_token, attention = token_flops(getattr(model, 'module', model))
-    return sum(n * (per_token + attention * n) for b in micro_batches for n in document_lengths(b))
+    "Training FLOPs of `micro_batches` as `model` trains: documents at their lengths, the head where trained."
+    per_token, head, attention = token_flops(getattr(model, 'module', model))
+    heads = head * sum(int(count_trained(b)) for b in micro_batches)
+    return heads + sum(n * (per_token + attention * n) for b in micro_batches for n in document_lengths(b))
 
 # %% ../nbs/08d_step.ipynb #s012w
 def step_totals(micro_batches, loss_sum: torch.Tensor, flops: int, device, dist=OneProcess()) -> torch.Tensor:
