@@ -102,9 +102,14 @@ def token_flops(model) -> tuple:
     trains = tuple(p.requires_grad for p in model.parameters())
     if _RATES.get(model, (None,))[0] != trains:
         device = next(model.parameters()).device
-        with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-            rec = MatmulRecorder({id(p): n for n, p in model.named_parameters()})
-            with rec: model(input_ids=torch.zeros(1, 4, dtype=torch.long, device=device))
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()   # a probe, not a training step: dropout and the hooks on training passes do not see it
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+                rec = MatmulRecorder({id(p): n for n, p in model.named_parameters()})
+                with rec: model(input_ids=torch.zeros(1, 4, dtype=torch.long, device=device))
+        finally:
+            for m, training in modes: m.training = training
         *blocks, head = [weight_flops(*m[1:]) for m in rec.matmuls]   # the head is the pass's last matmul
         _RATES[model] = trains, (sum(blocks), head, sum(attention_flops(*a) for a in rec.attention))
     return _RATES[model][1]
