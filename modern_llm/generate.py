@@ -190,7 +190,7 @@ def _decode(model, ids, mask, p: SamplingParams, pad: int, stops: set, streams: 
 @torch.no_grad()
 def generate(model, prompts, tokenizer=None, prompt_style: str | None = None, attention_mask=None,
              on_text=None, params: SamplingParams | None = None, **sampling) -> list:
-    "Complete each prompt (ids, user message, `Example`, or an id tensor with `attention_mask`); `Completion`s."
+    "Complete each prompt (ids, user message, `Example`, or an id tensor with `attention_mask`): a `Completion` each."
     if isinstance(model, Pretrained):
         tokenizer, prompt_style = tokenizer or model.tokenizer, prompt_style or model.prompt_style
         model = model.model
