@@ -4,7 +4,7 @@
 
 # %% ../nbs/08c_memory.ipynb #c003
 from __future__ import annotations
-import dataclasses, json, os, subprocess, sys
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
