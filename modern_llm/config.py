@@ -263,8 +263,8 @@ def validate(cfg: SFTConfig) -> SFTConfig:
 PRESETS = {
     'local-smoke': dict(run_name='local-smoke', sft_max_steps=3, sft_batch_size=2, micro_batch_size=2, max_seq_len=128,
                         warmup_steps=1, save_every=3, eval_every=3, log_every=1, sft_lr=5e-5),
-    'local': dict(run_name='local', sft_max_steps=30, sft_batch_size=8, micro_batch_size=4, max_seq_len=256,
-                  warmup_steps=3, save_every=15, keep_last=1, eval_every=10, log_every=1, sft_lr=5e-5),
+    'local': dict(run_name='local', sft_max_steps=40, sft_batch_size=8, micro_batch_size=4, max_seq_len=256,
+                  warmup_steps=3, save_every=20, keep_last=1, eval_every=10, log_every=1, sft_lr=6.5e-5),
     'gpu-smoke': dict(run_name='gpu-smoke', base_model='HuggingFaceTB/SmolLM2-135M', sft_datasets=['tatsu-lab/alpaca:2000'],
                       sft_max_steps=50, sft_batch_size=32, micro_batch_size=16, warmup_steps=5, save_every=25,
                       eval_every=25, log_every=5),
